@@ -1,0 +1,5 @@
+"""``python -m npsdiag`` runs the command line."""
+
+from npsdiag.cli import main
+
+main()

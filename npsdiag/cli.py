@@ -1,0 +1,84 @@
+"""The ``npsdiag`` command line: thin commands, one place that maps errors to exit codes.
+
+Command modules in ``npsdiag/commands/`` register themselves on :data:`app`; they
+must import heavy modules (evtx, lxml, jinja2, pandas) inside the command function so
+that ``npsdiag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+
+import typer
+
+from npsdiag import __version__
+from npsdiag.errors import NpsdiagError
+
+
+class ExitStatus(IntEnum):
+    """Exit codes, documented in docs/cli.md."""
+
+    OK = 0  # analysed, nothing wrong found
+    PROBLEMS = 1  # analysed, problems found (or: catalog check found errors)
+    USAGE = 2  # usage or input error: nothing could be analysed
+    INTERRUPTED = 130
+
+
+app = typer.Typer(
+    name="npsdiag",
+    help="Diagnose NPS extension for Microsoft Entra (Azure) MFA failures from exported logs.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"npsdiag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Diagnose NPS extension for Microsoft Entra (Azure) MFA failures from exported logs."""
+
+
+def _register_commands() -> None:
+    # Imported here, not at module top, so a broken command module names itself.
+    from npsdiag.commands import register_all
+
+    register_all(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; turns NpsdiagError into one line and an exit code."""
+    _register_commands()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+    except NpsdiagError as error:
+        if debug:
+            raise
+        typer.echo(f"npsdiag: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("npsdiag: interrupted", err=True)
+        sys.exit(ExitStatus.INTERRUPTED)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(ExitStatus.INTERRUPTED)
+    except Exception as usage:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(usage, click.ClickException):
+            usage.show()
+            sys.exit(usage.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Synthetic NPS exports: an EVTX writer and scenario-driven sample generation."""
