@@ -14,6 +14,7 @@ import typer
 
 from npsdiag import __version__
 from npsdiag.errors import NpsdiagError
+from npsdiag.model import Analysis
 
 
 class ExitStatus(IntEnum):
@@ -60,25 +61,37 @@ def _register_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; turns NpsdiagError into one line and an exit code."""
     _register_commands()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False so that our errors reach the handler below; click then
+        # returns the exit code of typer.Exit instead of calling sys.exit itself.
+        result = app(args=args, prog_name="npsdiag", standalone_mode=False)
     except NpsdiagError as error:
-        if debug:
+        if "--debug" in args:
             raise
         typer.echo(f"npsdiag: error: {error}", err=True)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("npsdiag: interrupted", err=True)
         sys.exit(ExitStatus.INTERRUPTED)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except typer.Abort:
-        sys.exit(ExitStatus.INTERRUPTED)
-    except Exception as usage:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(usage, click.ClickException):
-            usage.show()
-            sys.exit(usage.exit_code)
+    except Exception as usage:
+        # Usage errors come from the click bundled with typer; they know how to show
+        # themselves and carry exit code 2.
+        show = getattr(usage, "show", None)
+        code = getattr(usage, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
+    sys.exit(result if isinstance(result, int) else ExitStatus.OK)
+
+
+def print_terminal_report(analysis: Analysis) -> None:
+    """Print the terminal report to stdout (colour when stdout is a terminal)."""
+    from npsdiag.catalog import load_catalog
+    from npsdiag.report import REPORTS, ReportOptions, guidance_from_entries
+
+    options = ReportOptions(guidance=guidance_from_entries(load_catalog().entries))
+    typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)

@@ -1,0 +1,865 @@
+"""The error catalog: load ``catalog/*.yaml``, validate it strictly, match findings to entries.
+
+The catalog is data. Each entry names a cause (a product error code, one of its messages, or
+a symptom such as "challenge requested and no answer"), says how to recognise it (``match``
+rules over the fields the extractor produces) and what to do about it. The meaning of every
+field and value is documented in ``catalog/README.md``; this module is the authority on what is
+valid.
+
+Validation follows pySigma's habits: unknown keys, duplicate YAML keys, duplicate ids, bad enum
+values and bad patterns are all errors, every error names *file* and *entry*, and every error
+in every file is collected before anything is raised. Lint-level issues (warnings) never stop
+loading; ``npsdiag catalog check`` prints them.
+
+References:
+    https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from npsdiag.errors import CatalogError, UsageError
+from npsdiag.model import Finding, FindingKind
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
+
+#: Reports one problem about the entry being validated.
+_Report = Callable[[str], None]
+
+__all__ = [
+    "CATEGORIES",
+    "ENTRY_KEYS",
+    "RESPONSE_STATES",
+    "RULE_KEYS",
+    "SCOPES",
+    "SEVERITIES",
+    "SOURCES",
+    "UNKNOWN_CODE_ID",
+    "Catalog",
+    "CatalogCheck",
+    "CatalogEntry",
+    "Match",
+    "MatchRule",
+    "check_catalog",
+    "code_to_kebab",
+    "load_catalog",
+]
+
+#: Who has to act (documented in catalog/README.md).
+CATEGORIES: tuple[str, ...] = ("configuration", "user", "not-an-error", "needs-support")
+#: How bad it is, worst first (documented in catalog/README.md).
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+#: ``server``: one cause hits every user, so incidents roll up into one problem.
+SCOPES: tuple[str, ...] = ("server", "user")
+#: Where the code or message text comes from.
+SOURCES: tuple[str, ...] = (
+    "errors-doc-2018",
+    "errors-doc-current",
+    "facts",
+    "aadsts-reference",
+    "npsdiag",
+)
+#: RADIUS response states the extension names in its "ignoring request" message.
+RESPONSE_STATES: tuple[str, ...] = ("AccessAccept", "AccessReject", "AccessChallenge")
+#: The entry that stands for any code or extension message the catalog does not know.
+UNKNOWN_CODE_ID = "ext.unknown-code"
+
+_BENIGN = "not-an-error"
+_REQUIRED_KEYS: tuple[str, ...] = (
+    "id",
+    "title",
+    "category",
+    "severity",
+    "scope",
+    "match",
+    "cause",
+    "steps",
+    "references",
+    "examples",
+    "source",
+)
+#: Every key an entry may carry, in the order the README documents them.
+ENTRY_KEYS: tuple[str, ...] = (
+    "id",
+    "title",
+    "category",
+    "severity",
+    "scope",
+    "match",
+    "cause",
+    "steps",
+    "collect",
+    "references",
+    "examples",
+    "source",
+)
+#: Every key a match rule may carry. ``fallback`` is not counted in a rule's specificity.
+RULE_KEYS: tuple[str, ...] = (
+    "kind",
+    "code",
+    "message",
+    "aadsts",
+    "response_state",
+    "event_id",
+    "reason_code",
+    "fallback",
+)
+_KINDS: tuple[str, ...] = tuple(
+    sorted(
+        value
+        for name, value in vars(FindingKind).items()
+        if not name.startswith("_") and isinstance(value, str)
+    )
+)
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*){1,2}$")
+_CODE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_AADSTS_PATTERN = re.compile(r"^AADSTS[0-9]+$")
+_URL_PATTERN = re.compile(r"^https://[^\s/]+\.[^\s/]+(?:/\S*)?$")
+#: A step list longer than this stops being readable at 2 a.m.
+_MAX_STEPS = 8
+_CATALOG_SUFFIXES = (".yaml", ".yml")
+_SHIPPED_PACKAGE_DIR = "_catalog_data"
+
+
+def code_to_kebab(code: str) -> str:
+    """The id form of a product code: ``ESTS_TOKEN_ERROR`` -> ``ests-token-error``.
+
+    CamelCase codes split at each word: ``SMSAuthFailedWrongCodeEntered`` ->
+    ``sms-auth-failed-wrong-code-entered``.
+    """
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", code)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", spaced)
+    return spaced.replace("_", "-").lower()
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """One way to recognise an entry; every key that is set must hold.
+
+    Attributes:
+        kind: a :class:`npsdiag.model.FindingKind` value the finding must have.
+        code: one of the finding's codes (exact, case-sensitive).
+        message: a regular expression searched, case-insensitively, in the finding's
+            detail or its event's text.
+        aadsts: an AADSTS code the finding must carry (``AADSTS700027``).
+        response_state: the finding's RADIUS response state (``AccessReject`` ...).
+        event_id: the event id of the finding's event.
+        reason_code: the NPS reason code of the finding.
+        fallback: the rule only applies when no other entry matches the finding.
+    """
+
+    kind: str | None = None
+    code: str | None = None
+    message: str | None = None
+    aadsts: str | None = None
+    response_state: str | None = None
+    event_id: int | None = None
+    reason_code: int | None = None
+    fallback: bool = False
+    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.message is not None and self.pattern is None:
+            object.__setattr__(self, "pattern", re.compile(self.message, re.IGNORECASE))
+
+    @property
+    def specificity(self) -> int:
+        """How many keys the rule checks (``fallback`` excluded): more keys, stronger match."""
+        return sum(value is not None for value in self._keyed_values())
+
+    def _keyed_values(self) -> tuple[object, ...]:
+        return (
+            self.kind,
+            self.code,
+            self.message,
+            self.aadsts,
+            self.response_state,
+            self.event_id,
+            self.reason_code,
+        )
+
+    def matches(self, finding: Finding) -> bool:
+        """True when every key of the rule holds for ``finding``."""
+        if self.kind is not None and finding.kind != self.kind:
+            return False
+        if self.code is not None and self.code not in finding.codes:
+            return False
+        if self.aadsts is not None and self.aadsts not in finding.aadsts:
+            return False
+        if self.response_state is not None and finding.response_state != self.response_state:
+            return False
+        if self.event_id is not None and finding.event.event_id != self.event_id:
+            return False
+        if self.reason_code is not None and finding.reason_code != self.reason_code:
+            return False
+        if self.pattern is not None:
+            detail = finding.detail or ""
+            if not (self.pattern.search(detail) or self.pattern.search(finding.event.text)):
+                return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as written in YAML (only the keys that are set)."""
+        data: dict[str, Any] = {}
+        for key in RULE_KEYS:
+            value = getattr(self, key)
+            if key == "fallback":
+                if value:
+                    data[key] = True
+            elif value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One validated catalog entry (field meanings: catalog/README.md)."""
+
+    id: str
+    title: str
+    category: str
+    severity: str
+    scope: str
+    rules: tuple[MatchRule, ...]
+    cause: str
+    steps: tuple[str, ...]
+    collect: tuple[str, ...]
+    references: tuple[str, ...]
+    examples: tuple[str, ...]
+    source: str
+    file: str
+
+    @property
+    def family(self) -> str:
+        """The id up to its second dot.
+
+        ``ext.ests-token-error.aadsts700027`` belongs to the family ``ext.ests-token-error``.
+        """
+        return ".".join(self.id.split(".")[:2])
+
+    @property
+    def benign(self) -> bool:
+        """True for entries that describe expected behaviour, not a fault."""
+        return self.category == _BENIGN
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The product codes this entry's rules name, in rule order, without repeats."""
+        return tuple(dict.fromkeys(rule.code for rule in self.rules if rule.code))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-ready data (``match`` is always a list of rules)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "severity": self.severity,
+            "scope": self.scope,
+            "match": [rule.to_dict() for rule in self.rules],
+            "cause": self.cause,
+            "steps": list(self.steps),
+            "collect": list(self.collect),
+            "references": list(self.references),
+            "examples": list(self.examples),
+            "source": self.source,
+            "file": self.file,
+        }
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalog entry that matches a finding, through its most specific matching rule."""
+
+    entry: CatalogEntry
+    specificity: int
+    rule: MatchRule
+
+
+class Catalog:
+    """A validated set of entries, sorted by id, with fast matching by code."""
+
+    def __init__(self, entries: Iterable[CatalogEntry]) -> None:
+        self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
+        self._by_id = {entry.id: entry for entry in self.entries}
+        by_code: dict[str, list[tuple[CatalogEntry, MatchRule]]] = {}
+        codeless: list[tuple[CatalogEntry, MatchRule]] = []
+        fallbacks: list[tuple[CatalogEntry, MatchRule]] = []
+        for entry in self.entries:
+            for rule in entry.rules:
+                if rule.fallback:
+                    fallbacks.append((entry, rule))
+                elif rule.code is not None:
+                    by_code.setdefault(rule.code, []).append((entry, rule))
+                else:
+                    codeless.append((entry, rule))
+        self._by_code = by_code
+        self._codeless = tuple(codeless)
+        self._fallbacks = tuple(fallbacks)
+        #: Every product code some entry names; anything else is an unknown code.
+        self.codes: frozenset[str] = frozenset(by_code) | frozenset(
+            rule.code for _, rule in fallbacks if rule.code
+        )
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[CatalogEntry]:
+        return iter(self.entries)
+
+    def find(self, entry_id: str) -> CatalogEntry | None:
+        """The entry with this id, or None."""
+        return self._by_id.get(entry_id)
+
+    def get(self, entry_id: str) -> CatalogEntry:
+        """The entry with this id.
+
+        Raises:
+            UsageError: no entry has this id (use :meth:`find` to get None instead).
+        """
+        entry = self._by_id.get(entry_id)
+        if entry is None:
+            raise UsageError(
+                f"no catalog entry with id '{entry_id}'",
+                hint="run 'npsdiag catalog list' to see every id",
+            )
+        return entry
+
+    def by_code(self, code: str) -> tuple[CatalogEntry, ...]:
+        """Entries whose rules name ``code`` (exact); the entry for the bare code comes first.
+
+        Order: the least specific rule naming the code first (the code alone before code plus
+        message), then family entries before refinements, then id.
+        """
+        weakest: dict[str, int] = {}
+        entries: dict[str, CatalogEntry] = {}
+        for entry, rule in self._by_code.get(code, ()):
+            entries[entry.id] = entry
+            weakest[entry.id] = min(rule.specificity, weakest.get(entry.id, rule.specificity))
+        return tuple(sorted(entries.values(), key=lambda e: (weakest[e.id], e.id.count("."), e.id)))
+
+    def unknown_codes(self, finding: Finding) -> tuple[str, ...]:
+        """The finding's codes that no entry names (never dropped: reports list them)."""
+        return tuple(code for code in finding.codes if code not in self.codes)
+
+    def match(self, finding: Finding) -> list[Match]:
+        """Every entry that matches ``finding``, best first.
+
+        An entry's specificity is the number of keys in its most specific matching rule,
+        so a code plus message (or AADSTS) refinement beats the bare code. Ties are broken
+        by id. Fallback rules are only tried when nothing else matches.
+        """
+        candidates: list[tuple[CatalogEntry, MatchRule]] = list(self._codeless)
+        for code in dict.fromkeys(finding.codes):
+            candidates.extend(self._by_code.get(code, ()))
+        best: dict[str, Match] = {}
+        for entry, rule in candidates:
+            _offer(best, entry, rule, finding)
+        if not best:
+            for entry, rule in self._fallbacks:
+                _offer(best, entry, rule, finding)
+        return sorted(best.values(), key=lambda m: (-m.specificity, m.entry.id))
+
+
+def _offer(best: dict[str, Match], entry: CatalogEntry, rule: MatchRule, finding: Finding) -> None:
+    if not rule.matches(finding):
+        return
+    current = best.get(entry.id)
+    if current is None or rule.specificity > current.specificity:
+        best[entry.id] = Match(entry, rule.specificity, rule)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+@dataclass(frozen=True)
+class CatalogCheck:
+    """The outcome of validating catalog files.
+
+    Attributes:
+        files: display names of the files read, in reading order.
+        errors: one line per error, ``<file>: entry '<id>': <what is wrong>``.
+        warnings: lint-level issues in the same format; they do not make the catalog invalid.
+        catalog: the loaded catalog, or None when there are errors.
+    """
+
+    files: tuple[str, ...]
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    catalog: Catalog | None
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One catalog file to read: a display name and a way to read its text."""
+
+    name: str
+    resource: Traversable | Path
+
+
+class _Collector:
+    """Collects errors and warnings as ``<file>: <where>: <message>`` lines."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, file: str, where: str | None, message: str) -> None:
+        self.errors.append(_format_issue(file, where, message))
+
+    def warn(self, file: str, where: str | None, message: str) -> None:
+        self.warnings.append(_format_issue(file, where, message))
+
+
+def _format_issue(file: str, where: str | None, message: str) -> str:
+    return f"{file}: {where}: {message}" if where else f"{file}: {message}"
+
+
+def load_catalog(paths: Sequence[Path] | None = None) -> Catalog:
+    """Load and validate the catalog.
+
+    Args:
+        paths: catalog files or directories (every ``*.yaml``/``*.yml`` directly inside);
+            None loads the catalog shipped with npsdiag (cached after the first call).
+
+    Returns:
+        The validated catalog.
+
+    Raises:
+        CatalogError: any file or entry is invalid; ``problems`` lists every error found.
+    """
+    if paths is None:
+        return _load_shipped()
+    return _require_valid(check_catalog(paths))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_shipped() -> Catalog:
+    return _require_valid(check_catalog(None))
+
+
+def _require_valid(result: CatalogCheck) -> Catalog:
+    if result.catalog is None:
+        raise CatalogError(list(result.errors))
+    return result.catalog
+
+
+def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
+    """Validate catalog files and collect every error and warning (never raises on bad data).
+
+    Args:
+        paths: catalog files or directories; None checks the shipped catalog.
+
+    Returns:
+        Files read, errors, warnings and, when there is no error, the catalog.
+    """
+    collector = _Collector()
+    sources = _shipped_sources(collector) if paths is None else _path_sources(paths, collector)
+    entries: list[CatalogEntry] = []
+    first_seen: dict[str, str] = {}
+    for source in sources:
+        for entry in _read_source(source, collector):
+            if entry.id in first_seen:
+                collector.error(
+                    entry.file,
+                    f"entry '{entry.id}'",
+                    f"duplicate id (first defined in {first_seen[entry.id]})",
+                )
+                continue
+            first_seen[entry.id] = entry.file
+            entries.append(entry)
+    if not sources and not collector.errors:
+        collector.error("catalog", None, "no catalog files found")
+    _lint_catalog(entries, collector)
+    catalog = None if collector.errors else Catalog(entries)
+    return CatalogCheck(
+        files=tuple(source.name for source in sources),
+        errors=tuple(collector.errors),
+        warnings=tuple(collector.warnings),
+        catalog=catalog,
+    )
+
+
+def _shipped_sources(collector: _Collector) -> list[_Source]:
+    """The catalog inside the installed wheel, else the repository's ``catalog/`` folder."""
+    packaged = resources.files("npsdiag") / _SHIPPED_PACKAGE_DIR
+    if packaged.is_dir():
+        root: Traversable | Path = packaged
+    else:
+        # Editable installs and source checkouts: the data sits next to the package.
+        root = Path(__file__).resolve().parent.parent / "catalog"
+        if not root.is_dir():
+            collector.error("catalog", None, f"shipped catalog not found (looked in {root})")
+            return []
+    children = sorted(
+        (child for child in root.iterdir() if child.name.endswith(_CATALOG_SUFFIXES)),
+        key=lambda child: child.name,
+    )
+    return [_Source(f"catalog/{child.name}", child) for child in children]
+
+
+def _path_sources(paths: Sequence[Path], collector: _Collector) -> list[_Source]:
+    sources: list[_Source] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        # A file named twice (``catalog/ catalog/x.yaml``) is read once, not reported as
+        # duplicating its own ids.
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            sources.append(_Source(str(path), path))
+
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.name.endswith(_CATALOG_SUFFIXES))
+            if not found:
+                collector.error(str(path), None, "no catalog files (*.yaml) in this folder")
+            for child in found:
+                add(child)
+        elif path.is_file():
+            add(path)
+        else:
+            collector.error(str(path), None, "no such file or folder")
+    return sources
+
+
+def _read_source(source: _Source, collector: _Collector) -> list[CatalogEntry]:
+    import yaml  # imported here: the CLI's --help must not pay for it
+
+    try:
+        text = source.resource.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        collector.error(source.name, None, f"cannot read the file: {error}")
+        return []
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            collector.warn(source.name, None, "the file holds no entries")
+            return []
+        duplicates = _duplicate_keys(node)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        collector.error(source.name, where, f"not valid YAML: {problem}")
+        return []
+    finally:
+        loader.dispose()
+    if not isinstance(data, list) or not isinstance(node, yaml.SequenceNode):
+        collector.error(source.name, None, "the top level must be a list of entries")
+        return []
+    entries: list[CatalogEntry] = []
+    for index, (raw, item_node) in enumerate(zip(data, node.value, strict=True), start=1):
+        label = _entry_label(raw, index, item_node.start_mark.line + 1)
+        for key, line in duplicates.get(id(item_node), ()):
+            collector.error(source.name, label, f"duplicate key '{key}' (line {line})")
+        entry = _validate_entry(raw, source.name, label, collector)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _duplicate_keys(root: Any) -> dict[int, list[tuple[str, int]]]:
+    """Duplicate mapping keys anywhere under each top-level item, keyed by ``id(item node)``.
+
+    PyYAML silently keeps the last of two equal keys; a catalog author who types ``steps``
+    twice loses half the steps without noticing, so duplicates are errors.
+    """
+    import yaml
+
+    found: dict[int, list[tuple[str, int]]] = {}
+    items = root.value if isinstance(root, yaml.SequenceNode) else [root]
+    for item in items:
+        stack = [item]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for key_node, value_node in node.value:
+                    key = str(key_node.value)
+                    if key in seen:
+                        found.setdefault(id(item), []).append((key, key_node.start_mark.line + 1))
+                    seen.add(key)
+                    stack.append(value_node)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+    for problems in found.values():
+        problems.sort(key=lambda pair: pair[1])
+    return found
+
+
+def _entry_label(raw: object, index: int, line: int) -> str:
+    if isinstance(raw, Mapping):
+        entry_id = raw.get("id")
+        if isinstance(entry_id, str) and entry_id.strip():
+            return f"entry '{entry_id}'"
+    return f"entry #{index} (line {line})"
+
+
+def _validate_entry(
+    raw: object, file: str, label: str, collector: _Collector
+) -> CatalogEntry | None:
+    """Check one entry; report every problem; return the entry only when it is valid."""
+    errors_before = len(collector.errors)
+
+    def error(message: str) -> None:
+        collector.error(file, label, message)
+
+    if not isinstance(raw, Mapping):
+        error("an entry must be a mapping of keys to values")
+        return None
+    for key in raw:
+        if key not in ENTRY_KEYS:
+            error(f"unknown key '{key}' (expected one of: {', '.join(ENTRY_KEYS)})")
+    for key in _REQUIRED_KEYS:
+        if key not in raw:
+            error(f"missing required key '{key}'")
+
+    entry_id = _string(raw, "id", error)
+    if entry_id is not None and not _ID_PATTERN.match(entry_id):
+        error(
+            f"id '{entry_id}' must be lower-case dotted kebab-case with 2 or 3 parts "
+            "(e.g. ext.ests-token-error or ext.ests-token-error.aadsts700027)"
+        )
+    title = _string(raw, "title", error)
+    if title is not None and "\n" in title.strip():
+        error("title must be one line")
+    category = _choice(raw, "category", CATEGORIES, error)
+    severity = _choice(raw, "severity", SEVERITIES, error)
+    scope = _choice(raw, "scope", SCOPES, error)
+    source = _choice(raw, "source", SOURCES, error)
+    cause = _string(raw, "cause", error)
+    steps = _string_list(raw, "steps", error)
+    collect = _string_list(raw, "collect", error) if "collect" in raw else ()
+    references = _string_list(raw, "references", error)
+    examples = _string_list(raw, "examples", error)
+    rules = _rules(raw.get("match"), error) if "match" in raw else ()
+
+    if steps is not None and not steps and category is not None and category != _BENIGN:
+        error(f"steps must not be empty for a '{category}' entry (only not-an-error may omit them)")
+    for url in references or ():
+        if not _URL_PATTERN.match(url):
+            error(f"reference '{url}' is not an https URL")
+    if references is not None and not references:
+        error("references must list at least one https URL")
+    if examples is not None and not examples:
+        error("examples must hold at least one event text that matches this entry")
+
+    if len(collector.errors) > errors_before:
+        return None
+    # Every value below was checked above; the asserts narrow the types for mypy.
+    assert entry_id is not None and title is not None and cause is not None
+    assert category is not None and severity is not None and scope is not None
+    assert source is not None and steps is not None and collect is not None
+    assert references is not None and examples is not None
+    return CatalogEntry(
+        id=entry_id,
+        title=title.strip(),
+        category=category,
+        severity=severity,
+        scope=scope,
+        rules=rules,
+        cause=cause.strip(),
+        steps=steps,
+        collect=collect,
+        references=references,
+        examples=examples,
+        source=source,
+        file=file,
+    )
+
+
+def _string(raw: Mapping[Any, Any], key: str, error: _Report) -> str | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        error(f"'{key}' must be a non-empty string")
+        return None
+    return value
+
+
+def _choice(
+    raw: Mapping[Any, Any], key: str, allowed: tuple[str, ...], error: _Report
+) -> str | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not isinstance(value, str) or value not in allowed:
+        error(f"{key} '{value}' is not allowed (expected one of: {', '.join(allowed)})")
+        return None
+    return value
+
+
+def _string_list(raw: Mapping[Any, Any], key: str, error: _Report) -> tuple[str, ...] | None:
+    if key not in raw:
+        return None
+    value = raw[key]
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        error(f"'{key}' must be a list of strings")
+        return None
+    items: list[str] = []
+    for position, item in enumerate(value, start=1):
+        if isinstance(item, Mapping):
+            # An unquoted "text: more text" in a list item is YAML for a one-key mapping.
+            error(f"'{key}' item {position} is a mapping: quote text that contains ': '")
+            return None
+        if not isinstance(item, str) or not item.strip():
+            error(f"'{key}' item {position} must be a non-empty string")
+            return None
+        items.append(item.strip() if key != "examples" else item)
+    return tuple(items)
+
+
+def _rules(value: object, error: _Report) -> tuple[MatchRule, ...]:
+    raw_rules = [value] if isinstance(value, Mapping) else value
+    if not isinstance(raw_rules, list) or not raw_rules:
+        error("match must be a rule (a mapping) or a non-empty list of rules")
+        return ()
+    rules: list[MatchRule] = []
+    for number, raw_rule in enumerate(raw_rules, start=1):
+        rule = _rule(raw_rule, f"match rule {number}", error)
+        if rule is not None:
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _rule(raw: object, where: str, error: _Report) -> MatchRule | None:
+    if not isinstance(raw, Mapping):
+        error(f"{where}: a rule must be a mapping of keys to values")
+        return None
+    problems = 0
+
+    def bad(message: str) -> None:
+        nonlocal problems
+        problems += 1
+        error(f"{where}: {message}")
+
+    for key in raw:
+        if key not in RULE_KEYS:
+            bad(f"unknown key '{key}' (expected one of: {', '.join(RULE_KEYS)})")
+    if not raw:
+        bad("is empty (a rule needs at least one key)")
+    values: dict[str, Any] = {}
+    kind = raw.get("kind")
+    if kind is not None and kind not in _KINDS:
+        bad(f"kind '{kind}' is not a finding kind (expected one of: {', '.join(_KINDS)})")
+    values["kind"] = kind
+    code = raw.get("code")
+    if code is not None and not (isinstance(code, str) and _CODE_PATTERN.match(code)):
+        bad(f"code '{code}' must be a product code such as ESTS_TOKEN_ERROR or UserNotFound")
+    values["code"] = code
+    message = raw.get("message")
+    pattern: re.Pattern[str] | None = None
+    if message is not None:
+        if not isinstance(message, str) or not message.strip():
+            bad("message must be a non-empty regular expression")
+        else:
+            try:
+                pattern = re.compile(message, re.IGNORECASE)
+            except re.error as failure:
+                bad(f"message is not a valid regular expression: {failure}")
+    values["message"] = message
+    aadsts = raw.get("aadsts")
+    if aadsts is not None and not (isinstance(aadsts, str) and _AADSTS_PATTERN.match(aadsts)):
+        bad(f"aadsts '{aadsts}' must look like AADSTS700027")
+    values["aadsts"] = aadsts
+    state = raw.get("response_state")
+    if state is not None and state not in RESPONSE_STATES:
+        allowed = ", ".join(RESPONSE_STATES)
+        bad(f"response_state '{state}' is not allowed (expected one of: {allowed})")
+    values["response_state"] = state
+    for key in ("event_id", "reason_code"):
+        number = raw.get(key)
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int) or number < 0
+        ):
+            bad(f"{key} '{number}' must be a non-negative integer")
+        values[key] = number
+    fallback = raw.get("fallback", False)
+    if not isinstance(fallback, bool):
+        bad(f"fallback '{fallback}' must be true or false")
+    elif fallback and all(values[key] is None for key in values):
+        bad("a fallback rule needs at least one other key (e.g. kind) to say what it covers")
+    if problems:
+        return None
+    return MatchRule(**values, fallback=bool(fallback), pattern=pattern)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lint checks: issues worth fixing that do not make the catalog unusable.
+
+
+def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> None:
+    ids = {entry.id for entry in entries}
+    bare_code_owner: dict[str, str] = {}
+    for entry in entries:
+        where = f"entry '{entry.id}'"
+        codes = entry.codes
+        if len(codes) == 1 and all(rule.code for rule in entry.rules):
+            expected = f"ext.{code_to_kebab(codes[0])}"
+            if entry.id.startswith("ext.") and entry.family != expected:
+                collector.warn(
+                    entry.file,
+                    where,
+                    f"id does not follow the code: expected {expected}[.<suffix>]",
+                )
+        if entry.id != entry.family and entry.family not in ids:
+            collector.warn(entry.file, where, f"refinement without a family entry '{entry.family}'")
+        if len(entry.steps) > _MAX_STEPS:
+            collector.warn(
+                entry.file,
+                where,
+                f"{len(entry.steps)} steps; keep it to {_MAX_STEPS} or fewer so it stays readable",
+            )
+        if entry.category == "needs-support" and not entry.collect:
+            collector.warn(entry.file, where, "needs-support entry without a 'collect' list")
+        for rule in entry.rules:
+            if rule.code is not None and rule.specificity == 1:
+                owner = bare_code_owner.setdefault(rule.code, entry.id)
+                if owner != entry.id:
+                    collector.warn(
+                        entry.file,
+                        where,
+                        f"code {rule.code} alone is also matched by '{owner}' (ties go by id)",
+                    )
+        for number, example in enumerate(entry.examples, start=1):
+            if not any(_mentions(rule, example) for rule in entry.rules):
+                collector.warn(
+                    entry.file,
+                    where,
+                    f"example {number} does not show what any match rule looks for",
+                )
+
+
+def _mentions(rule: MatchRule, text: str) -> bool:
+    """A cheap textual check (no extractor) that an example shows what a rule looks for."""
+    if rule.code is not None and not re.search(rf"\b{re.escape(rule.code)}\b", text):
+        return False
+    if rule.aadsts is not None and rule.aadsts not in text:
+        return False
+    if rule.response_state is not None and rule.response_state not in text:
+        return False
+    return not (rule.pattern is not None and not rule.pattern.search(text))
