@@ -14,7 +14,6 @@ import typer
 
 from npsdiag import __version__
 from npsdiag.errors import NpsdiagError
-from npsdiag.model import Analysis
 
 
 class ExitStatus(IntEnum):
@@ -51,11 +50,18 @@ def _root(
     """Diagnose NPS extension for Microsoft Entra (Azure) MFA failures from exported logs."""
 
 
+_registered: list[bool] = []
+
+
 def _register_commands() -> None:
     # Imported here, not at module top, so a broken command module names itself.
+    # main() may run many times in one process (tests): register only once.
+    if _registered:
+        return
     from npsdiag.commands import register_all
 
     register_all(app)
+    _registered.append(True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,12 +92,3 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
         raise
     sys.exit(result if isinstance(result, int) else ExitStatus.OK)
-
-
-def print_terminal_report(analysis: Analysis) -> None:
-    """Print the terminal report to stdout (colour when stdout is a terminal)."""
-    from npsdiag.catalog import load_catalog
-    from npsdiag.report import REPORTS, ReportOptions, guidance_from_entries
-
-    options = ReportOptions(guidance=guidance_from_entries(load_catalog().entries))
-    typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
