@@ -164,6 +164,15 @@ class Finding:
     client_ip: str | None = None
     client_name: str | None = None
     nas_ip: str | None = None
+    #: Other normalised identities of the same person in this event, for joining: a 6273
+    #: names the user as sent (often a UPN) and as resolved (DOMAIN\\sam).
+    user_aliases: tuple[str, ...] = ()
+
+    @property
+    def identity_keys(self) -> tuple[str, ...]:
+        """``user_key`` followed by every alias, without repeats."""
+        keys = (self.user_key, *self.user_aliases) if self.user_key else self.user_aliases
+        return tuple(dict.fromkeys(keys))
 
 
 @dataclass(slots=True)

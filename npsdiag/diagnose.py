@@ -1,0 +1,436 @@
+"""Group findings into incidents, decide outcomes, match the catalog and rank problems.
+
+Pure functions over data: no I/O. The windows below come from the product's documented
+behaviour and are named so the report can say why two events were joined.
+
+References:
+    https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors
+    (InvalidSession: an MFA session that takes more than three minutes expires)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from npsdiag.catalog import Catalog, CatalogEntry, Match
+from npsdiag.model import Diagnosis, Finding, FindingKind, Incident, Problem
+
+__all__ = [
+    "NO_CID_GAP",
+    "NPS_JOIN_WINDOW",
+    "SESSION_LIFETIME",
+    "DiagnosisResult",
+    "diagnose",
+]
+
+#: An MFA session expires after about three minutes (InvalidSession); a challenge with
+#: no answer from the same user within this time is "challenge requested, then nothing".
+SESSION_LIFETIME = timedelta(minutes=3)
+#: NPS writes 6272/6273/6274 within seconds of the extension's decision; logs from
+#: different machines or exports can be skewed, so allow some slack.
+NPS_JOIN_WINDOW = timedelta(seconds=120)
+#: Extension events without a CID that belong to one attempt are this close together.
+NO_CID_GAP = timedelta(seconds=60)
+
+#: Which way an incident went, decided from the strongest evidence it holds.
+_OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
+    (FindingKind.REJECTED, "rejected"),
+    (FindingKind.EXCEPTION, "error"),
+    (FindingKind.ACCEPTED, "accepted"),
+    (FindingKind.IGNORED, "ignored"),  # refined below by AccessReject vs AccessChallenge
+    (FindingKind.CHALLENGE, "no-answer"),
+    (FindingKind.EXT_OTHER, "unknown"),
+    (FindingKind.NPS_DENIED, "rejected"),
+    (FindingKind.NPS_GRANTED, "accepted"),
+    (FindingKind.NPS_DISCARDED, "discarded"),
+    (FindingKind.NOTICE, "notice"),
+)
+_FAILED_OUTCOMES = frozenset({"rejected", "error", "no-answer", "unknown", "discarded"})
+_SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+_CONFIDENCE_RANK = {"high": 2, "medium": 1, "low": 0}
+_BENIGN = "not-an-error"
+
+
+@dataclass(slots=True)
+class DiagnosisResult:
+    """What :func:`diagnose` returns; ``npsdiag.analyze`` wraps it into an Analysis."""
+
+    problems: list[Problem]
+    incidents: list[Incident]
+    notices: list[Incident]
+    unknown_codes: list[str]
+
+
+@dataclass(slots=True)
+class _Group:
+    """Findings of one attempt while grouping; keeps its time span up to date."""
+
+    key: str
+    findings: list[Finding] = field(default_factory=list)
+    start: float = float("inf")
+    end: float = float("-inf")
+
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        self._widen(finding)
+
+    def absorb(self, other: _Group) -> None:
+        self.findings.extend(other.findings)
+        for finding in other.findings:
+            self._widen(finding)
+
+    def _widen(self, finding: Finding) -> None:
+        when = finding.event.time.timestamp()
+        self.start = min(self.start, when)
+        self.end = max(self.end, when)
+
+    @property
+    def user_key(self) -> str | None:
+        return next((f.user_key for f in self.findings if f.user_key), None)
+
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.findings}
+
+
+def _sort_key(finding: Finding) -> tuple[float, str, int, str]:
+    event = finding.event
+    return (event.time.timestamp(), event.origin, event.record_id or 0, finding.kind)
+
+
+def _is_extension(finding: Finding) -> bool:
+    return finding.kind.startswith("ext.")
+
+
+def diagnose(findings: Iterable[Finding], catalog: Catalog) -> DiagnosisResult:
+    """Turn findings into incidents, notices and ranked problems.
+
+    Args:
+        findings: every finding of one case, in any order.
+        catalog: the loaded catalog.
+
+    Returns:
+        Incidents (failures and successes), benign notices, ranked problems and the
+        codes no catalog entry knows (never dropped).
+    """
+    ordered = sorted(findings, key=_sort_key)
+    groups = _group_extension(ordered, catalog)
+    groups = _resolve_challenges(groups)
+    _join_nps(groups, [f for f in ordered if not _is_extension(f)])
+    unknown: set[str] = set()
+    incidents: list[Incident] = []
+    notices: list[Incident] = []
+    for group in groups:
+        incident = _build_incident(group, catalog, unknown)
+        if incident.outcome == "notice" or (
+            incident.diagnosis is not None and incident.diagnosis.category == _BENIGN
+        ):
+            notices.append(incident)
+        else:
+            incidents.append(incident)
+    incidents.sort(key=lambda i: (i.start, i.key))
+    notices.sort(key=lambda i: (i.start, i.key))
+    problems = _rank_problems(incidents, catalog)
+    return DiagnosisResult(problems, incidents, notices, sorted(unknown))
+
+
+def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Group]:
+    """Group extension findings: by CID, else notices by entry, else by user and time."""
+    by_cid: dict[str, _Group] = {}
+    by_notice: dict[str, _Group] = {}
+    loose: list[_Group] = []
+    open_loose: dict[tuple[str, str], _Group] = {}
+    for finding in ordered:
+        if not _is_extension(finding):
+            continue
+        if finding.cid:
+            by_cid.setdefault(f"cid:{finding.cid}", _Group(f"cid:{finding.cid}")).add(finding)
+            continue
+        if finding.kind == FindingKind.NOTICE:
+            matches = catalog.match(finding)
+            name = matches[0].entry.id if matches else "+".join(finding.codes) or "notice"
+            by_notice.setdefault(name, _Group(f"notice:{name}")).add(finding)
+            continue
+        # No CID (e.g. the "ignoring request" texts, or a CID obfuscated as <>): one attempt
+        # is the run of same-kind events of one user with small gaps between them.
+        who = finding.user_key or "?"
+        slot = (who, finding.kind)
+        group = open_loose.get(slot)
+        when = finding.event.time.timestamp()
+        if group is None or when - group.end > NO_CID_GAP.total_seconds():
+            stamp = finding.event.time.strftime("%Y%m%dT%H%M%S")
+            group = _Group(f"user:{who}:{finding.kind}:{stamp}")
+            open_loose[slot] = group
+            loose.append(group)
+        group.add(finding)
+    return [*by_cid.values(), *loose, *by_notice.values()]
+
+
+def _resolve_challenges(groups: list[_Group]) -> list[_Group]:
+    """Merge a challenge into the same user's next answer within the MFA session lifetime.
+
+    The challenge and the second Access-Request that answers it carry different CIDs, so
+    only user and time tie them together. A challenge left alone stays "no answer".
+    """
+    answers = [
+        g
+        for g in groups
+        if g.kinds() & {FindingKind.ACCEPTED, FindingKind.REJECTED, FindingKind.EXCEPTION}
+    ]
+    by_user: dict[str, list[_Group]] = defaultdict(list)
+    for answer in answers:
+        if answer.user_key:
+            by_user[answer.user_key].append(answer)
+    merged: set[int] = set()
+    for group in groups:
+        kinds = group.kinds()
+        if kinds != {FindingKind.CHALLENGE} or not group.user_key:
+            continue
+        start = group.start
+        candidates = [
+            a
+            for a in by_user.get(group.user_key, [])
+            if 0 <= a.start - start <= SESSION_LIFETIME.total_seconds()
+        ]
+        if candidates:
+            target = min(candidates, key=lambda a: (a.start, a.key))
+            target.absorb(group)
+            merged.add(id(group))
+    return [g for g in groups if id(g) not in merged]
+
+
+def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
+    """Attach NPS/System evidence to the extension attempt of the same user, or stand alone.
+
+    A join needs a shared identity (the user as sent, or as NPS resolved it, see
+    ``Finding.identity_keys``) and a time within NPS_JOIN_WINDOW. When two attempts are
+    about equally close the event is left on its own rather than forced.
+    """
+    attempts: dict[str, list[_Group]] = defaultdict(list)
+    for group in groups:
+        if group.key.startswith("notice:"):
+            continue
+        identities = {key for finding in group.findings for key in finding.identity_keys}
+        for key in sorted(identities):
+            attempts[key].append(group)
+    standalone: dict[tuple[str, str], _Group] = {}
+    extra: list[_Group] = []
+    window = NPS_JOIN_WINDOW.total_seconds()
+    for finding in nps_findings:
+        when = finding.event.time.timestamp()
+        target = _nearest_attempt(finding, attempts, when, window)
+        if target is not None:
+            target.add(finding)
+            continue
+        keys = finding.identity_keys
+        who = keys[0] if keys else finding.client_ip or "?"
+        slot = (who, finding.kind)
+        alone = standalone.get(slot)
+        if alone is None or when - alone.end > NO_CID_GAP.total_seconds():
+            stamp = finding.event.time.strftime("%Y%m%dT%H%M%S")
+            alone = _Group(f"{finding.kind}:{who}:{stamp}")
+            standalone[slot] = alone
+            extra.append(alone)
+        alone.add(finding)
+    groups.extend(extra)
+    for group in groups:
+        group.findings.sort(key=_sort_key)
+
+
+def _nearest_attempt(
+    finding: Finding, attempts: dict[str, list[_Group]], when: float, window: float
+) -> _Group | None:
+    candidates: dict[str, tuple[float, _Group]] = {}
+    for key in finding.identity_keys:
+        for group in attempts.get(key, ()):
+            distance = min(abs(when - group.start), abs(when - group.end))
+            if distance <= window:
+                candidates[group.key] = (distance, group)
+    if not candidates:
+        return None
+    ranked = sorted(candidates.items(), key=lambda item: (item[1][0], item[0]))
+    # Ambiguous: a second attempt almost as close. Leave the event alone, never force it.
+    if len(ranked) > 1 and ranked[1][1][0] - ranked[0][1][0] <= 1.0:
+        return None
+    return ranked[0][1][1]
+
+
+def _outcome(findings: Sequence[Finding]) -> str:
+    kinds = {f.kind for f in findings}
+    for kind, outcome in _OUTCOME_ORDER:
+        if kind in kinds:
+            if kind == FindingKind.IGNORED:
+                states = {f.response_state for f in findings if f.kind == kind}
+                return "rejected" if "AccessReject" in states else "ignored"
+            return outcome
+    return "unknown"
+
+
+def _confidence(match: Match, findings: Sequence[Finding]) -> str:
+    rule = match.rule
+    if rule.fallback:
+        return "low"  # only an unknown code or an unrecognised message to go on
+    if rule.code or rule.aadsts or rule.reason_code is not None:
+        return "high"
+    if rule.kind == FindingKind.CHALLENGE:
+        # "Challenge, then nothing" is strong when NPS itself says the extension rejected it.
+        if any(f.kind == FindingKind.NPS_DENIED and f.reason_code == 21 for f in findings):
+            return "high"
+        return "medium"
+    return "medium"
+
+
+def _choose(
+    findings: Sequence[Finding], catalog: Catalog
+) -> tuple[CatalogEntry, Match, Finding] | None:
+    """The strongest catalog match among an incident's findings.
+
+    Failures beat benign entries, extension evidence beats NPS evidence (it names the
+    cause, NPS only the decision), then severity, then the more specific rule.
+    """
+    best: tuple[tuple[int, int, int, int], CatalogEntry, Match, Finding] | None = None
+    for finding in findings:
+        matches = catalog.match(finding)
+        if not matches:
+            continue
+        # The catalog ranks a finding's own matches (a benign refinement beats the bare
+        # code it refines); only the winner per finding competes across findings.
+        match = matches[0]
+        entry = match.entry
+        score = (
+            0 if entry.category == _BENIGN else 1,
+            1 if _is_extension(finding) else 0,
+            _SEVERITY_RANK.get(entry.severity, 0),
+            match.specificity,
+        )
+        if best is None or score > best[0]:
+            best = (score, entry, match, finding)
+    if best is None:
+        return None
+    return best[1], best[2], best[3]
+
+
+def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incident:
+    findings = group.findings
+    outcome = _outcome(findings)
+    codes: list[str] = []
+    for finding in findings:
+        unknown.update(catalog.unknown_codes(finding))
+        for code in finding.codes:
+            if code not in codes:
+                codes.append(code)
+    user = next((f.user for f in findings if f.user), None)
+    cid = next((f.cid for f in findings if f.cid), None)
+    diagnosis: Diagnosis | None = None
+    if outcome != "accepted":
+        chosen = _choose(findings, catalog)
+        if chosen is not None:
+            entry, match, finding = chosen
+            diagnosis = Diagnosis(
+                entry_id=entry.id,
+                title=entry.title,
+                category=entry.category,
+                severity=entry.severity,
+                confidence=_confidence(match, findings),
+                because=_because(match, finding),
+            )
+    return Incident(
+        key=group.key,
+        user=user,
+        start=min(f.event.time for f in findings),
+        end=max(f.event.time for f in findings),
+        outcome=outcome,
+        findings=list(findings),
+        diagnosis=diagnosis,
+        cid=cid,
+        codes=tuple(codes),
+    )
+
+
+def _because(match: Match, finding: Finding) -> str:
+    rule = match.rule
+    parts: list[str] = []
+    if rule.code:
+        parts.append(f"code {rule.code}")
+    if rule.aadsts:
+        parts.append(f"{rule.aadsts} in the token error")
+    if rule.reason_code is not None:
+        parts.append(f"NPS reason code {rule.reason_code}")
+    if rule.message:
+        parts.append("message text matches")
+    if rule.fallback:
+        parts = [f"not in the catalog: {', '.join(finding.codes) or 'unrecognised message'}"]
+    if rule.kind and not parts:
+        parts.append(f"event kind {rule.kind}")
+    where = f"{finding.event.origin} event {finding.event.event_id}"
+    return f"{' and '.join(parts) or 'matched'} ({where})"
+
+
+def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Problem]:
+    """One problem per catalog entry among failed incidents, ranked by impact."""
+    buckets: dict[str, list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        diagnosis = incident.diagnosis
+        if diagnosis is None or incident.outcome not in _FAILED_OUTCOMES:
+            continue
+        if diagnosis.category == _BENIGN:
+            continue
+        buckets[diagnosis.entry_id].append(incident)
+    problems: list[Problem] = []
+    for entry_id, members in buckets.items():
+        entry = catalog.find(entry_id)
+        first = members[0].diagnosis
+        assert first is not None  # bucketed above only when diagnosed
+        users = _display_users(members)
+        confidence = max(
+            (m.diagnosis.confidence for m in members if m.diagnosis),
+            key=lambda c: _CONFIDENCE_RANK.get(c, 0),
+        )
+        start = min(m.start for m in members)
+        end = max(m.end for m in members)
+        span = f"{_iso(start)} to {_iso(end)}"
+        scope = entry.scope if entry is not None else "user"
+        because = (
+            f"{len(members)} failed attempt(s) by {len(users)} user(s) from {span}; {first.because}"
+        )
+        problems.append(
+            Problem(
+                entry_id=entry_id,
+                title=first.title,
+                category=first.category,
+                severity=first.severity,
+                confidence=confidence,
+                scope=scope,
+                users=users,
+                incident_keys=[m.key for m in members],
+                start=start,
+                end=end,
+                because=because,
+            )
+        )
+    problems.sort(
+        key=lambda p: (
+            -_SEVERITY_RANK.get(p.severity, 0),
+            0 if p.scope == "server" else 1,
+            -len(p.users),
+            -len(p.incident_keys),
+            p.entry_id,
+        )
+    )
+    return problems
+
+
+def _display_users(incidents: Sequence[Incident]) -> list[str]:
+    """Each affected person once, in the form first seen, sorted case-insensitively."""
+    seen: dict[str, str] = {}
+    for incident in incidents:
+        for finding in incident.findings:
+            if finding.user and finding.user_key and finding.user_key not in seen:
+                seen[finding.user_key] = finding.user
+    return sorted(seen.values(), key=lambda u: (u.lower(), u))
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
