@@ -1,0 +1,631 @@
+"""A format-neutral view of one :class:`~npsdiag.model.Analysis`, built once per report.
+
+Every report format renders the same view, so ordering, time formatting, counting and
+the cleaning of untrusted text happen here and only here.
+
+Order: problems as ranked by the analysis, then incidents and notices sorted by
+``(start, end, key)``, then sources sorted by name. Times are UTC ISO 8601 with
+microseconds (``2026-01-14T09:30:12.345678Z``, see :data:`TIME_FORMAT`); naive
+datetimes are taken to be UTC already.
+
+Event text is hostile input. The view is built with a *text policy*: JSON keeps
+every character (only lone surrogates, which cannot be encoded as UTF-8, become
+U+FFFD); the display formats also make control and bidirectional-override
+characters visible (:func:`display_text`) so that no event can restyle a terminal,
+reorder a line, or hide text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from npsdiag.model import Analysis, Diagnosis, Finding, Incident, Problem, SourceStats
+
+__all__ = [
+    "FAILED_OUTCOMES",
+    "TIME_FORMAT",
+    "DiagnosisView",
+    "EventView",
+    "FindingView",
+    "Guidance",
+    "IncidentRef",
+    "IncidentView",
+    "ProblemRef",
+    "ProblemView",
+    "ReportOptions",
+    "ReportView",
+    "SourceView",
+    "SummaryView",
+    "build_view",
+    "display_text",
+    "format_time",
+    "json_text",
+    "shorten",
+    "sorted_incidents",
+]
+
+#: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+#: Outcomes that count as a failed authentication (timeline, summary cards).
+FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded")
+
+# Summary order of outcomes: failures first, worst first; unknown outcomes follow by name.
+_OUTCOME_ORDER = ("rejected", "error", "no-answer", "discarded", "ignored", "accepted", "notice")
+
+_TOOL_NAME = "npsdiag"
+
+#: Characters that reorder text (bidirectional embeddings, overrides, isolates, marks).
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+# C0 controls except TAB and LF, DEL, C1 controls (0x9B is a one-byte CSI in some
+# terminals), bidi controls, Unicode line separators and lone surrogates.
+_UNSAFE_DISPLAY = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI_CONTROLS + "\u2028\u2029\ud800-\udfff]"
+)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _display_replacement(match: re.Match[str]) -> str:
+    character = match.group()
+    code = ord(character)
+    if code < 0x20:
+        # Control Pictures block: U+2400 + code shows e.g. ESC as a visible symbol.
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if character in "\u2028\u2029":
+        return "\n"
+    if character in _BIDI_CONTROLS:
+        return f"<U+{code:04X}>"
+    return "\ufffd"  # C1 controls and lone surrogates
+
+
+def display_text(text: str) -> str:
+    """Make untrusted text safe to show: nothing invisible, nothing that restyles or reorders.
+
+    Line endings become ``\\n``; TAB and LF are kept; other C0 controls become their
+    Control Pictures symbol (ESC shows as U+241B); C1 controls and lone surrogates
+    become U+FFFD; bidirectional controls are spelled out as ``<U+202E>``.
+
+    Args:
+        text: Any string, possibly hostile.
+
+    Returns:
+        The cleaned string (the same object when nothing needed cleaning).
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _UNSAFE_DISPLAY.search(text) is None:
+        return text
+    return _UNSAFE_DISPLAY.sub(_display_replacement, text)
+
+
+def json_text(text: str) -> str:
+    """Keep every character except lone surrogates, which UTF-8 cannot encode."""
+    if _SURROGATES.search(text) is None:
+        return text
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    kept = max(limit, 0)
+    return f"{text[:kept]}... ({len(text) - kept} more characters)"
+
+
+def format_time(when: datetime | None) -> str | None:
+    """Format a datetime as UTC ISO 8601 with microseconds, or None."""
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    # isoformat with fixed microseconds is TIME_FORMAT, and several times faster than strftime.
+    return when.isoformat(timespec="microseconds") + "Z"
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    """What a catalog entry says about a problem, shown next to the problems it explains.
+
+    Attributes:
+        cause: what is going wrong, in general terms ("" when unknown).
+        steps: ordered next steps.
+        collect: data to collect before escalating.
+        references: links (only ``http``/``https`` ones become hyperlinks in HTML).
+    """
+
+    cause: str = ""
+    steps: tuple[str, ...] = ()
+    collect: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Rendering options shared by every format; each format reads the ones it needs.
+
+    Attributes:
+        width: terminal width in columns (terminal).
+        color: emit ANSI colours (terminal); False gives plain text.
+        guidance: catalog guidance by entry id. A Problem carries only why the analysis
+            concluded it (``because``); the general cause, next steps, data to collect
+            and references come from the catalog through here.
+        preview_users: how many users a problem lists before "and N more".
+        max_terminal_incidents: rows of the terminal incident table.
+        max_markdown_text: characters of evidence text per markdown code block.
+        max_cell_text: characters of one table cell (terminal, markdown).
+    """
+
+    width: int = 100
+    color: bool = False
+    guidance: Mapping[str, Guidance] = field(default_factory=dict)
+    preview_users: int = 5
+    max_terminal_incidents: int = 50
+    max_markdown_text: int = 600
+    max_cell_text: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One evidence event with every field of :class:`~npsdiag.model.Event`."""
+
+    time: str
+    channel: str
+    provider: str
+    event_id: int
+    level: int | None
+    computer: str
+    record_id: int | None
+    fields: tuple[tuple[str, str], ...]
+    data: tuple[str, ...]
+    message: str | None
+    text: str
+    origin: str
+    qualifiers: int | None
+    keywords: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    """One finding (what the extractor read from an event) and its event."""
+
+    kind: str
+    codes: tuple[str, ...]
+    cid: str | None
+    user: str | None
+    user_key: str | None
+    state: str | None
+    aadsts: tuple[str, ...]
+    trace_id: str | None
+    correlation_id: str | None
+    detail: str | None
+    response_state: str | None
+    reason_code: int | None
+    client_ip: str | None
+    client_name: str | None
+    nas_ip: str | None
+    event: EventView
+
+    def extracted(self) -> list[tuple[str, str]]:
+        """The non-empty extracted values, labelled, in a fixed order, for display."""
+        pairs: list[tuple[str, str | int | None]] = [
+            ("CID", self.cid),
+            ("user", self.user),
+            ("state", self.state),
+            ("response state", self.response_state),
+            ("AADSTS", ", ".join(self.aadsts) or None),
+            ("reason code", self.reason_code),
+            ("client", self.client_name),
+            ("client IP", self.client_ip),
+            ("NAS IP", self.nas_ip),
+            ("trace id", self.trace_id),
+            ("correlation id", self.correlation_id),
+            ("detail", self.detail),
+        ]
+        return [(label, str(value)) for label, value in pairs if value not in (None, "")]
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisView:
+    """The catalog entry matched to an incident."""
+
+    entry_id: str
+    title: str
+    category: str
+    severity: str
+    confidence: str
+    because: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRef:
+    """A link from an incident to a problem that includes it."""
+
+    rank: int
+    anchor: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRef:
+    """A link from a problem to one of its incidents (``anchor`` None when not in the report)."""
+
+    key: str
+    anchor: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """One incident (or notice) ready to render."""
+
+    anchor: str
+    key: str
+    user: str | None
+    start: str
+    end: str
+    outcome: str
+    cid: str | None
+    codes: tuple[str, ...]
+    diagnosis: DiagnosisView | None
+    findings: tuple[FindingView, ...]
+    origins: tuple[str, ...]
+    problems: tuple[ProblemRef, ...]
+
+    @property
+    def failed(self) -> bool:
+        """Whether the outcome is a failed authentication."""
+        return self.outcome in FAILED_OUTCOMES
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemView:
+    """One ranked problem with its guidance."""
+
+    rank: int
+    anchor: str
+    entry_id: str
+    title: str
+    category: str
+    severity: str
+    confidence: str
+    scope: str
+    because: str
+    cause: str | None
+    users: tuple[str, ...]
+    incident_keys: tuple[str, ...]
+    incidents: tuple[IncidentRef, ...]
+    start: str
+    end: str
+    steps: tuple[str, ...]
+    collect: tuple[str, ...]
+    references: tuple[str, ...]
+
+    def users_preview(self, limit: int) -> tuple[tuple[str, ...], int]:
+        """The first ``limit`` users and how many are left out."""
+        shown = self.users[: max(limit, 0)]
+        return shown, len(self.users) - len(shown)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """Read accounting of one input."""
+
+    name: str
+    kind: str
+    size: int | None
+    status: str
+    records_read: int
+    records_relevant: int
+    records_failed: int
+    first_time: str | None
+    last_time: str | None
+    messages: tuple[str, ...]
+
+    @property
+    def fully_read(self) -> bool:
+        """True when the input was read completely without a record error."""
+        return self.status == "ok" and self.records_failed == 0
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryView:
+    """Counts and the data's time span."""
+
+    problems: int
+    incidents: int
+    failed_incidents: int
+    notices: int
+    users: int
+    outcomes: tuple[tuple[str, int], ...]
+    start: str | None
+    end: str | None
+    sources: int
+    sources_not_fully_read: int
+    unknown_codes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """Everything a report shows, in report order."""
+
+    tool_name: str
+    version: str
+    command_line: str
+    summary: SummaryView
+    problems: tuple[ProblemView, ...]
+    incidents: tuple[IncidentView, ...]
+    notices: tuple[IncidentView, ...]
+    sources: tuple[SourceView, ...]
+    unknown_codes: tuple[str, ...]
+    config_findings: tuple[tuple[tuple[str, str], ...], ...]
+
+    @property
+    def unread_sources(self) -> tuple[SourceView, ...]:
+        """Sources that were not read completely (partial, unreadable, skipped, listed)."""
+        return tuple(source for source in self.sources if not source.fully_read)
+
+
+TextPolicy = Callable[[str], str]
+
+
+def sorted_incidents(incidents: Iterable[Incident]) -> list[Incident]:
+    """Incidents in report order: by start, end, then key (stable for equal keys)."""
+    return sorted(
+        incidents, key=lambda incident: (_utc(incident.start), _utc(incident.end), incident.key)
+    )
+
+
+def build_view(analysis: Analysis, options: ReportOptions, text: TextPolicy) -> ReportView:
+    """Build the view of ``analysis`` with every string passed through ``text``.
+
+    Args:
+        analysis: The result of one run.
+        options: Rendering options (guidance is looked up here).
+        text: :func:`display_text` for human formats, :func:`json_text` for JSON.
+
+    Returns:
+        The view, in report order.
+    """
+    builder = _ViewBuilder(analysis, options, text)
+    return builder.build()
+
+
+class _ViewBuilder:
+    def __init__(self, analysis: Analysis, options: ReportOptions, text: TextPolicy) -> None:
+        self._analysis = analysis
+        self._options = options
+        self._text = text
+        self._incidents = sorted_incidents(analysis.incidents)
+        self._notices = sorted_incidents(analysis.notices)
+        # Anchors number incidents in report order; the first incident with a key wins
+        # so that a duplicated key still links somewhere sensible.
+        self._anchors: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+        for prefix, group in (("incident", self._incidents), ("notice", self._notices)):
+            for index, incident in enumerate(group, start=1):
+                if incident.key not in self._anchors:
+                    self._anchors[incident.key] = f"{prefix}-{index}"
+                    self._labels[incident.key] = self._incident_label(incident)
+        self._problem_refs: dict[str, list[ProblemRef]] = {}
+        for rank, problem in enumerate(analysis.problems, start=1):
+            reference = ProblemRef(rank, f"problem-{rank}", text(problem.title))
+            for key in dict.fromkeys(problem.incident_keys):
+                self._problem_refs.setdefault(key, []).append(reference)
+
+    def _incident_label(self, incident: Incident) -> str:
+        when = format_time(incident.start) or ""
+        return f"{when} {self._text(incident.user) if incident.user else '(no user)'}"
+
+    def build(self) -> ReportView:
+        text = self._text
+        analysis = self._analysis
+        problems = tuple(
+            self._problem(rank, problem) for rank, problem in enumerate(analysis.problems, start=1)
+        )
+        incidents = tuple(
+            self._incident(f"incident-{index}", incident)
+            for index, incident in enumerate(self._incidents, start=1)
+        )
+        notices = tuple(
+            self._incident(f"notice-{index}", incident)
+            for index, incident in enumerate(self._notices, start=1)
+        )
+        sources = tuple(
+            self._source(source)
+            for source in sorted(analysis.sources, key=lambda item: (item.name, item.kind))
+        )
+        unknown_codes = tuple(sorted({text(code) for code in analysis.unknown_codes}))
+        config_findings = tuple(
+            tuple((text(str(key)), text(str(value))) for key, value in finding.items())
+            for finding in analysis.config_findings
+        )
+        return ReportView(
+            tool_name=_TOOL_NAME,
+            version=text(analysis.version),
+            command_line=text(analysis.command_line),
+            summary=self._summary(incidents, sources, unknown_codes),
+            problems=problems,
+            incidents=incidents,
+            notices=notices,
+            sources=sources,
+            unknown_codes=unknown_codes,
+            config_findings=config_findings,
+        )
+
+    def _summary(
+        self,
+        incidents: Sequence[IncidentView],
+        sources: Sequence[SourceView],
+        unknown_codes: Sequence[str],
+    ) -> SummaryView:
+        analysis = self._analysis
+        users = {incident.user for incident in analysis.incidents if incident.user}
+        for problem in analysis.problems:
+            users.update(user for user in problem.users if user)
+        outcome_counts: dict[str, int] = {}
+        for incident in incidents:
+            outcome_counts[incident.outcome] = outcome_counts.get(incident.outcome, 0) + 1
+        rank = {outcome: index for index, outcome in enumerate(_OUTCOME_ORDER)}
+        outcomes = tuple(
+            sorted(
+                outcome_counts.items(),
+                key=lambda item: (rank.get(item[0], len(rank)), item[0]),
+            )
+        )
+        starts: list[datetime] = [
+            _utc(item.start) for item in (*analysis.incidents, *analysis.notices)
+        ]
+        ends: list[datetime] = [_utc(item.end) for item in (*analysis.incidents, *analysis.notices)]
+        for source in analysis.sources:
+            if source.first_time is not None:
+                starts.append(_utc(source.first_time))
+            if source.last_time is not None:
+                ends.append(_utc(source.last_time))
+        return SummaryView(
+            problems=len(analysis.problems),
+            incidents=len(incidents),
+            failed_incidents=sum(1 for incident in incidents if incident.failed),
+            notices=len(analysis.notices),
+            users=len(users),
+            outcomes=outcomes,
+            start=format_time(min(starts)) if starts else None,
+            end=format_time(max(ends)) if ends else None,
+            sources=len(sources),
+            sources_not_fully_read=sum(1 for source in sources if not source.fully_read),
+            unknown_codes=len(unknown_codes),
+        )
+
+    def _problem(self, rank: int, problem: Problem) -> ProblemView:
+        text = self._text
+        guidance = self._options.guidance.get(problem.entry_id, Guidance())
+        keys = tuple(dict.fromkeys(problem.incident_keys))
+        references = tuple(
+            IncidentRef(
+                key=text(key),
+                anchor=self._anchors.get(key),
+                label=self._labels.get(key, text(key)),
+            )
+            for key in keys
+        )
+        return ProblemView(
+            rank=rank,
+            anchor=f"problem-{rank}",
+            entry_id=text(problem.entry_id),
+            title=text(problem.title),
+            category=text(problem.category),
+            severity=text(problem.severity),
+            confidence=text(problem.confidence),
+            scope=text(problem.scope),
+            because=text(problem.because),
+            cause=text(guidance.cause.strip()) if guidance.cause.strip() else None,
+            users=tuple(text(user) for user in problem.users),
+            incident_keys=tuple(text(key) for key in keys),
+            incidents=references,
+            start=format_time(problem.start) or "",
+            end=format_time(problem.end) or "",
+            steps=tuple(text(step) for step in guidance.steps),
+            collect=tuple(text(item) for item in guidance.collect),
+            references=tuple(text(link) for link in guidance.references),
+        )
+
+    def _incident(self, anchor: str, incident: Incident) -> IncidentView:
+        text = self._text
+        findings = tuple(self._finding(finding) for finding in incident.findings)
+        origins = tuple(sorted({finding.event.origin for finding in findings}))
+        return IncidentView(
+            anchor=anchor,
+            key=text(incident.key),
+            user=text(incident.user) if incident.user is not None else None,
+            start=format_time(incident.start) or "",
+            end=format_time(incident.end) or "",
+            outcome=text(incident.outcome),
+            cid=text(incident.cid) if incident.cid is not None else None,
+            codes=tuple(text(code) for code in incident.codes),
+            diagnosis=self._diagnosis(incident.diagnosis),
+            findings=findings,
+            origins=origins,
+            problems=tuple(self._problem_refs.get(incident.key, ())),
+        )
+
+    def _diagnosis(self, diagnosis: Diagnosis | None) -> DiagnosisView | None:
+        if diagnosis is None:
+            return None
+        text = self._text
+        return DiagnosisView(
+            entry_id=text(diagnosis.entry_id),
+            title=text(diagnosis.title),
+            category=text(diagnosis.category),
+            severity=text(diagnosis.severity),
+            confidence=text(diagnosis.confidence),
+            because=text(diagnosis.because),
+        )
+
+    def _optional(self, value: str | None) -> str | None:
+        return None if value is None else self._text(value)
+
+    def _finding(self, finding: Finding) -> FindingView:
+        text = self._text
+        optional = self._optional
+        event = finding.event
+        event_view = EventView(
+            time=format_time(event.time) or "",
+            channel=text(event.channel),
+            provider=text(event.provider),
+            event_id=event.event_id,
+            level=event.level,
+            computer=text(event.computer),
+            record_id=event.record_id,
+            fields=tuple((text(name), text(value)) for name, value in event.fields.items()),
+            data=tuple(text(value) for value in event.data),
+            message=optional(event.message),
+            text=text(event.text),
+            origin=text(event.origin),
+            qualifiers=event.qualifiers,
+            keywords=optional(event.keywords),
+        )
+        return FindingView(
+            kind=text(finding.kind),
+            codes=tuple(text(code) for code in finding.codes),
+            cid=optional(finding.cid),
+            user=optional(finding.user),
+            user_key=optional(finding.user_key),
+            state=optional(finding.state),
+            aadsts=tuple(text(code) for code in finding.aadsts),
+            trace_id=optional(finding.trace_id),
+            correlation_id=optional(finding.correlation_id),
+            detail=optional(finding.detail),
+            response_state=optional(finding.response_state),
+            reason_code=finding.reason_code,
+            client_ip=optional(finding.client_ip),
+            client_name=optional(finding.client_name),
+            nas_ip=optional(finding.nas_ip),
+            event=event_view,
+        )
+
+    def _source(self, source: SourceStats) -> SourceView:
+        text = self._text
+        return SourceView(
+            name=text(source.name),
+            kind=text(source.kind),
+            size=source.size,
+            status=text(source.status),
+            records_read=source.records_read,
+            records_relevant=source.records_relevant,
+            records_failed=source.records_failed,
+            first_time=format_time(source.first_time),
+            last_time=format_time(source.last_time),
+            messages=tuple(text(message) for message in source.messages),
+        )

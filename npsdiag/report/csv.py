@@ -1,0 +1,74 @@
+"""The CSV report: one row per incident, fixed columns, safe to open in a spreadsheet.
+
+Cells are cleaned like every displayed text (no control or bidi characters), and any
+cell that a spreadsheet would read as a formula (starting with ``= + - @`` or TAB/CR)
+gets a leading apostrophe, because user names and codes come from event text.
+Lines end with ``\\n``; fields are quoted only when needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from npsdiag.model import Analysis
+from npsdiag.report._view import IncidentView, ReportOptions, build_view, display_text
+
+__all__ = ["COLUMNS", "neutralise_formula", "render"]
+
+#: Column order of the CSV report; never reorder (append new columns at the end).
+COLUMNS = (
+    "start",
+    "end",
+    "user",
+    "outcome",
+    "cid",
+    "codes",
+    "diagnosis_id",
+    "title",
+    "category",
+    "severity",
+    "confidence",
+    "evidence_count",
+    "origins",
+)
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(cell: str) -> str:
+    """Prefix an apostrophe when a spreadsheet would evaluate ``cell`` as a formula."""
+    if cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def _row(incident: IncidentView) -> list[str]:
+    diagnosis = incident.diagnosis
+    cells = [
+        incident.start,
+        incident.end,
+        incident.user or "",
+        incident.outcome,
+        incident.cid or "",
+        ";".join(incident.codes),
+        diagnosis.entry_id if diagnosis else "",
+        diagnosis.title if diagnosis else "",
+        diagnosis.category if diagnosis else "",
+        diagnosis.severity if diagnosis else "",
+        diagnosis.confidence if diagnosis else "",
+        str(len(incident.findings)),
+        ";".join(incident.origins),
+    ]
+    return [neutralise_formula(cell) for cell in cells]
+
+
+def render(analysis: Analysis, options: ReportOptions) -> str:
+    """Render the incidents of ``analysis`` as CSV (header row first)."""
+    view = build_view(analysis, options, display_text)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    for incident in view.incidents:
+        writer.writerow(_row(incident))
+    return buffer.getvalue()

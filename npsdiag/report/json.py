@@ -1,0 +1,171 @@
+"""The JSON report: the whole analysis, versioned (``docs/report-json-schema.md``).
+
+Output is deterministic: keys sorted, two-space indent, UTF-8 characters kept as they
+are (``ensure_ascii=False``), control characters escaped by the JSON encoder. Event
+text is kept verbatim except lone surrogates, which become U+FFFD.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from npsdiag.model import Analysis
+from npsdiag.report._view import (
+    DiagnosisView,
+    FindingView,
+    IncidentView,
+    ProblemView,
+    ReportOptions,
+    SourceView,
+    build_view,
+    json_text,
+)
+
+__all__ = ["SCHEMA_VERSION", "render", "to_document"]
+
+#: Bumped on any change that removes or renames a key or changes a value's meaning.
+SCHEMA_VERSION = 1
+
+JsonObject = dict[str, Any]
+
+
+def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
+    if diagnosis is None:
+        return None
+    return {
+        "entry_id": diagnosis.entry_id,
+        "title": diagnosis.title,
+        "category": diagnosis.category,
+        "severity": diagnosis.severity,
+        "confidence": diagnosis.confidence,
+        "because": diagnosis.because,
+    }
+
+
+def _finding(finding: FindingView) -> JsonObject:
+    event = finding.event
+    return {
+        "kind": finding.kind,
+        "codes": list(finding.codes),
+        "cid": finding.cid,
+        "user": finding.user,
+        "user_key": finding.user_key,
+        "state": finding.state,
+        "aadsts": list(finding.aadsts),
+        "trace_id": finding.trace_id,
+        "correlation_id": finding.correlation_id,
+        "detail": finding.detail,
+        "response_state": finding.response_state,
+        "reason_code": finding.reason_code,
+        "client_ip": finding.client_ip,
+        "client_name": finding.client_name,
+        "nas_ip": finding.nas_ip,
+        "event": {
+            "time": event.time,
+            "channel": event.channel,
+            "provider": event.provider,
+            "event_id": event.event_id,
+            "level": event.level,
+            "computer": event.computer,
+            "record_id": event.record_id,
+            "fields": dict(event.fields),
+            "data": list(event.data),
+            "message": event.message,
+            "origin": event.origin,
+            "qualifiers": event.qualifiers,
+            "keywords": event.keywords,
+        },
+    }
+
+
+def _incident(incident: IncidentView) -> JsonObject:
+    return {
+        "key": incident.key,
+        "user": incident.user,
+        "start": incident.start,
+        "end": incident.end,
+        "outcome": incident.outcome,
+        "cid": incident.cid,
+        "codes": list(incident.codes),
+        "diagnosis": _diagnosis(incident.diagnosis),
+        "problem_ranks": [reference.rank for reference in incident.problems],
+        "origins": list(incident.origins),
+        "evidence": [_finding(finding) for finding in incident.findings],
+    }
+
+
+def _problem(problem: ProblemView) -> JsonObject:
+    return {
+        "rank": problem.rank,
+        "entry_id": problem.entry_id,
+        "title": problem.title,
+        "category": problem.category,
+        "severity": problem.severity,
+        "confidence": problem.confidence,
+        "scope": problem.scope,
+        "because": problem.because,
+        "cause": problem.cause,
+        "users": list(problem.users),
+        "incident_keys": list(problem.incident_keys),
+        "start": problem.start,
+        "end": problem.end,
+        "steps": list(problem.steps),
+        "collect": list(problem.collect),
+        "references": list(problem.references),
+    }
+
+
+def _source(source: SourceView) -> JsonObject:
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "size": source.size,
+        "status": source.status,
+        "records_read": source.records_read,
+        "records_relevant": source.records_relevant,
+        "records_failed": source.records_failed,
+        "first_time": source.first_time,
+        "last_time": source.last_time,
+        "messages": list(source.messages),
+    }
+
+
+def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
+    """The JSON document of ``analysis`` as Python data (what :func:`render` serialises)."""
+    view = build_view(analysis, options, json_text)
+    summary = view.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {
+            "name": view.tool_name,
+            "version": view.version,
+            "command_line": view.command_line,
+        },
+        "summary": {
+            "problems": summary.problems,
+            "incidents": summary.incidents,
+            "failed_incidents": summary.failed_incidents,
+            "notices": summary.notices,
+            "users": summary.users,
+            "outcomes": dict(summary.outcomes),
+            "time_span": {"start": summary.start, "end": summary.end},
+            "sources": summary.sources,
+            "sources_not_fully_read": summary.sources_not_fully_read,
+            "unknown_codes": summary.unknown_codes,
+        },
+        "problems": [_problem(problem) for problem in view.problems],
+        "incidents": [_incident(incident) for incident in view.incidents],
+        "notices": [_incident(notice) for notice in view.notices],
+        "sources": [_source(source) for source in view.sources],
+        "unknown_codes": list(view.unknown_codes),
+        "config_findings": [dict(finding) for finding in view.config_findings],
+    }
+
+
+def render(analysis: Analysis, options: ReportOptions) -> str:
+    """Render ``analysis`` as the JSON report (sorted keys, indent 2, trailing newline)."""
+    document = to_document(analysis, options)
+    return (
+        json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )

@@ -1,0 +1,244 @@
+"""The Markdown report: a compact summary to paste into a ticket.
+
+Untrusted text never becomes Markdown or HTML syntax: inline text has Markdown's
+punctuation backslash-escaped, table cells also turn line breaks into ``<br>``, and
+code blocks use a fence longer than any backtick run inside them. Evidence text and
+long cells are cut with an explicit ``... (N more characters)``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from npsdiag.model import Analysis
+from npsdiag.report._view import (
+    IncidentView,
+    ProblemView,
+    ReportOptions,
+    ReportView,
+    build_view,
+    display_text,
+    shorten,
+)
+
+__all__ = ["code_block", "code_span", "escape_cell", "escape_inline", "render"]
+
+# What can start Markdown or HTML syntax inside one line. CommonMark lets any ASCII
+# punctuation be backslash-escaped; escaping only what matters keeps pasted text readable:
+# a backslash only before punctuation (so DOMAIN\user stays as is), an underscore only
+# at a word edge (intraword underscores never emphasise, so ESTS_TOKEN_ERROR stays).
+_INLINE_SPECIAL = re.compile(
+    r"\\(?=[!-/:-@\[-`{-~]|$)|[`*\[\]<>|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"
+)
+_BACKTICK_RUN = re.compile(r"`+")
+
+#: Incidents linked from one problem before "and N more".
+_MAX_PROBLEM_INCIDENTS = 10
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    return "\\" + match.group()
+
+
+def escape_inline(text: str) -> str:
+    """Escape ``text`` for use inside one Markdown line (line breaks become spaces)."""
+    flat = " ".join(text.splitlines()) if "\n" in text else text
+    return _INLINE_SPECIAL.sub(_escape_match, flat)
+
+
+def escape_cell(text: str, limit: int) -> str:
+    """Escape ``text`` for one table cell: shortened, escaped, line breaks as ``<br>``."""
+    lines = shorten(text, limit).split("\n")
+    return "<br>".join(_INLINE_SPECIAL.sub(_escape_match, line) for line in lines)
+
+
+def code_span(text: str) -> str:
+    """Wrap ``text`` in a code span whose delimiter is longer than any backtick run inside."""
+    flat = " ".join(text.splitlines()) if "\n" in text else text
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(flat)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if flat.startswith("`") or flat.endswith("`") or not flat else ""
+    return f"{fence}{padding}{flat}{padding}{fence}"
+
+
+def code_block(text: str, info: str = "text") -> str:
+    """Wrap ``text`` in a fenced code block that nothing inside can close."""
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _users(problem: ProblemView, limit: int) -> str:
+    shown, more = problem.users_preview(limit)
+    if not shown:
+        return "none recorded"
+    listed = ", ".join(escape_inline(user) for user in shown)
+    return f"{listed} and {more} more" if more else listed
+
+
+def _summary(view: ReportView) -> list[str]:
+    summary = view.summary
+    outcomes = ", ".join(f"{count} {escape_inline(outcome)}" for outcome, count in summary.outcomes)
+    incidents = f"**{summary.incidents}** incidents" + (f" ({outcomes})" if outcomes else "")
+    lines = [
+        "## Summary",
+        "",
+        f"- **{summary.problems}** problems, {incidents}, **{summary.users}** users",
+    ]
+    if summary.start and summary.end:
+        lines.append(f"- Data from {summary.start} to {summary.end} (UTC)")
+    lines.append(f"- {_plural(summary.notices, 'benign notice')}")
+    lines.append(
+        f"- {summary.sources} input files, {summary.sources_not_fully_read} not fully read"
+    )
+    if summary.unknown_codes:
+        lines.append(f"- {_plural(summary.unknown_codes, 'unknown code')}")
+    return lines
+
+
+def _sample_evidence(problem: ProblemView, view: ReportView, options: ReportOptions) -> list[str]:
+    anchors = {incident.anchor: incident for incident in (*view.incidents, *view.notices)}
+    for reference in problem.incidents:
+        incident = anchors.get(reference.anchor or "")
+        if incident is None or not incident.findings:
+            continue
+        finding = incident.findings[0]
+        event = finding.event
+        source = (
+            f"{escape_inline(event.origin)}, {escape_inline(event.channel or event.provider)} "
+            f"event {event.event_id} at {event.time}"
+        )
+        return [
+            f"Sample evidence ({source}):",
+            "",
+            code_block(shorten(event.text, options.max_markdown_text)),
+            "",
+        ]
+    return []
+
+
+def _problem(problem: ProblemView, view: ReportView, options: ReportOptions) -> list[str]:
+    lines = [
+        f"### {problem.rank}. {escape_inline(problem.title)}",
+        "",
+        f"Severity **{escape_inline(problem.severity)}**, confidence "
+        f"**{escape_inline(problem.confidence)}**, scope {escape_inline(problem.scope)}, "
+        f"category {escape_inline(problem.category)}, entry {code_span(problem.entry_id)}",
+        "",
+        f"- Users ({len(problem.users)}): {_users(problem, options.preview_users)}",
+        f"- When: {problem.start} to {problem.end} (UTC), "
+        f"{_plural(len(problem.incidents), 'incident')}",
+    ]
+    if problem.cause:
+        lines.append(f"- Cause: {escape_inline(problem.cause)}")
+    lines += [f"- Why: {escape_inline(problem.because)}", ""]
+    if problem.steps:
+        lines += ["Next steps:", ""]
+        lines += [
+            f"{number}. {escape_inline(step)}" for number, step in enumerate(problem.steps, 1)
+        ]
+        lines.append("")
+    if problem.collect:
+        lines += ["Data to collect:", ""]
+        lines += [f"- {escape_inline(item)}" for item in problem.collect]
+        lines.append("")
+    if problem.references:
+        lines += ["References:", ""]
+        lines += [f"- {escape_inline(link)}" for link in problem.references]
+        lines.append("")
+    lines += _sample_evidence(problem, view, options)
+    return lines
+
+
+def _incident_row(incident: IncidentView, limit: int) -> str:
+    diagnosis = incident.diagnosis
+    if diagnosis is not None:
+        explained = f"{diagnosis.title} ({diagnosis.entry_id})"
+    else:
+        explained = "not diagnosed"
+    cells = [
+        incident.start,
+        incident.user or "",
+        incident.outcome,
+        ", ".join(incident.codes),
+        explained,
+        ", ".join(f"#{reference.rank}" for reference in incident.problems),
+    ]
+    return "| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |"
+
+
+def _incidents(view: ReportView, options: ReportOptions) -> list[str]:
+    lines = [f"## Incidents ({len(view.incidents)})", ""]
+    if not view.incidents:
+        return [*lines, "No incidents.", ""]
+    lines += [
+        "| Start (UTC) | User | Outcome | Codes | Diagnosis | Problem |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [_incident_row(incident, options.max_cell_text) for incident in view.incidents]
+    lines.append("")
+    return lines
+
+
+def _unread(view: ReportView, options: ReportOptions) -> list[str]:
+    unread = view.unread_sources
+    lines = [f"## Files not fully read ({len(unread)})", ""]
+    if not unread:
+        return [*lines, "Every input was read completely.", ""]
+    lines += [
+        "| File | Kind | Status | Read | Failed | First message |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    limit = options.max_cell_text
+    for source in unread:
+        cells = [
+            source.name,
+            source.kind,
+            source.status,
+            str(source.records_read),
+            str(source.records_failed),
+            source.messages[0] if source.messages else "",
+        ]
+        lines.append("| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |")
+    lines.append("")
+    return lines
+
+
+def render(analysis: Analysis, options: ReportOptions) -> str:
+    """Render ``analysis`` as compact Markdown for a ticket."""
+    view = build_view(analysis, options, display_text)
+    lines = [
+        "# npsdiag report",
+        "",
+        f"npsdiag {escape_inline(view.version)}, command line:",
+        "",
+        code_block(view.command_line, "console"),
+        "",
+        *_summary(view),
+        "",
+        f"## Problems ({len(view.problems)})",
+        "",
+    ]
+    if not view.problems:
+        lines += ["No problems found.", ""]
+    for problem in view.problems:
+        lines += _problem(problem, view, options)
+        shown = problem.incidents[:_MAX_PROBLEM_INCIDENTS]
+        if shown:
+            listed = ", ".join(escape_inline(reference.label) for reference in shown)
+            more = len(problem.incidents) - len(shown)
+            suffix = f" and {more} more" if more else ""
+            lines += [f"Incidents: {listed}{suffix}", ""]
+    lines += _incidents(view, options)
+    lines += _unread(view, options)
+    if view.unknown_codes:
+        lines += [f"## Unknown codes ({len(view.unknown_codes)})", ""]
+        lines += [
+            f"- {code_span(shorten(code, options.max_cell_text))}" for code in view.unknown_codes
+        ]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,242 @@
+"""The terminal report: what an admin reads first, at 2 a.m.
+
+Order: one summary, the ranked problems (each with its cause and first next step),
+the incident table, benign notices as a count, then the files that could not be read.
+Rendered with rich into a string; every piece of event text goes in as a ``Text``
+object (never as markup) after :func:`~npsdiag.report._view.display_text`, so text
+such as ``[bold]`` or an ANSI escape prints literally. Times are shown to the second
+(``2026-01-14T09:30:12Z``); the other formats carry the microseconds.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from npsdiag.model import Analysis
+from npsdiag.report._view import (
+    IncidentView,
+    ProblemView,
+    ReportOptions,
+    ReportView,
+    build_view,
+    display_text,
+    shorten,
+)
+
+__all__ = ["render"]
+
+_SEVERITY_STYLES = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+_OUTCOME_STYLES = {
+    "rejected": "red",
+    "error": "red",
+    "no-answer": "yellow",
+    "discarded": "yellow",
+    "accepted": "green",
+}
+#: Longest user, code or file name shown in one cell; the other reports carry it whole.
+_NAME_LIMIT = 60
+
+
+def _seconds(timestamp: str) -> str:
+    """``2026-01-14T09:30:12.345678Z`` -> ``2026-01-14T09:30:12Z`` (truncated, not rounded)."""
+    return timestamp[:19] + "Z" if len(timestamp) >= 19 else timestamp
+
+
+def _span(start: str, end: str) -> str:
+    if _seconds(start) == _seconds(end):
+        return f"at {_seconds(start)}"
+    return f"{_seconds(start)} to {_seconds(end)}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _header(view: ReportView) -> RenderableType:
+    summary = view.summary
+    headline = Text(f"npsdiag {view.version}", style="bold")
+    counts = Text()
+    counts.append(_plural(summary.problems, "problem"), style="bold")
+    counts.append(", ")
+    counts.append(_plural(summary.incidents, "incident"), style="bold")
+    if summary.outcomes:
+        counts.append(" (" + ", ".join(f"{n} {name}" for name, n in summary.outcomes) + ")")
+    counts.append(", ")
+    counts.append(_plural(summary.users, "user"), style="bold")
+    lines: list[RenderableType] = [headline, counts]
+    if summary.start and summary.end:
+        lines.append(Text(f"Data from {_seconds(summary.start)} to {_seconds(summary.end)} (UTC)"))
+    lines.append(Text(f"Command: {shorten(view.command_line, 300)}", style="dim"))
+    return Group(*lines)
+
+
+def _problem(problem: ProblemView, options: ReportOptions) -> RenderableType:
+    title = Text(f"{problem.rank}. ", style="bold")
+    title.append(problem.title, style="bold")
+    facts = Text()
+    facts.append(f"severity {problem.severity}", style=_SEVERITY_STYLES.get(problem.severity, ""))
+    facts.append(f", confidence {problem.confidence}, scope {problem.scope}, ")
+    facts.append(_plural(len(problem.incidents), "incident"))
+    details = Table.grid(padding=(0, 1))
+    details.add_column(style="dim", no_wrap=True)
+    details.add_column()
+    shown, more = problem.users_preview(options.preview_users)
+    users = ", ".join(shorten(user, _NAME_LIMIT) for user in shown) or "none recorded"
+    if more:
+        users += f" and {more} more"
+    details.add_row("Users", Text(f"({len(problem.users)}) {users}"))
+    details.add_row("When", Text(_span(problem.start, problem.end)))
+    details.add_row("Why", Text(problem.because))
+    if problem.steps:
+        details.add_row("Next step", Text(problem.steps[0]))
+        if len(problem.steps) > 1:
+            details.add_row("", Text(f"(and {len(problem.steps) - 1} more in the HTML report)"))
+    elif problem.cause:
+        # No step to act on: the cause is the next best thing to read at the console.
+        details.add_row("Cause", Text(problem.cause))
+    return Group(title, Padding(Group(facts, details), (0, 0, 0, 3)))
+
+
+def _diagnosis_text(incident: IncidentView) -> Text:
+    diagnosis = incident.diagnosis
+    if diagnosis is None:
+        return Text("not diagnosed", style="dim")
+    return Text(diagnosis.title)
+
+
+def _incidents(view: ReportView, options: ReportOptions) -> list[RenderableType]:
+    parts: list[RenderableType] = [Rule(f"Incidents ({len(view.incidents)})", align="left")]
+    if not view.incidents:
+        parts.append(Text("No incidents."))
+        return parts
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, expand=True
+    )
+    # One line per incident, whatever the width: long cells end in an ellipsis (the
+    # problem number in "#" leads to the full title above; other reports carry all text).
+    table.add_column("Time (UTC)", no_wrap=True)
+    table.add_column("User", no_wrap=True, overflow="ellipsis", max_width=26)
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Code", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("#", no_wrap=True)
+    table.add_column("Diagnosis", no_wrap=True, overflow="ellipsis", ratio=1, min_width=22)
+    limit = max(options.max_terminal_incidents, 0)
+    for incident in view.incidents[:limit]:
+        table.add_row(
+            Text(_seconds(incident.start)),
+            Text(shorten(incident.user or "-", _NAME_LIMIT)),
+            Text(incident.outcome, style=_OUTCOME_STYLES.get(incident.outcome, "")),
+            Text(shorten(", ".join(incident.codes) or "-", _NAME_LIMIT)),
+            Text(",".join(str(reference.rank) for reference in incident.problems)),
+            _diagnosis_text(incident),
+        )
+    parts.append(table)
+    hidden = len(view.incidents) - min(limit, len(view.incidents))
+    if hidden:
+        parts.append(
+            Text(f"... and {hidden} more incidents (see the HTML, JSON or CSV report)", "dim")
+        )
+    return parts
+
+
+def _notices(view: ReportView) -> list[RenderableType]:
+    if not view.notices:
+        return []
+    kinds: dict[str, int] = {}
+    for notice in view.notices:
+        label = notice.diagnosis.title if notice.diagnosis else ", ".join(notice.codes) or "notice"
+        kinds[label] = kinds.get(label, 0) + 1
+    breakdown = "; ".join(f"{count} x {label}" for label, count in sorted(kinds.items()))
+    text = Text(_plural(len(view.notices), "benign notice"), style="bold")
+    text.append(f": {breakdown}")
+    return [Text(""), text]
+
+
+def _unread(view: ReportView) -> list[RenderableType]:
+    unread = view.unread_sources
+    parts: list[RenderableType] = [
+        Text(""),
+        Rule(f"Could not be read ({len(unread)})", align="left"),
+    ]
+    if not unread:
+        parts.append(Text(f"All {_plural(len(view.sources), 'input')} read completely."))
+        return parts
+    for source in unread:
+        detail = Text(f"{source.status} ({source.kind})", style="yellow")
+        detail.append(f": read {source.records_read}, failed {source.records_failed}")
+        if source.messages:
+            more = len(source.messages) - 1
+            detail.append(f"; {shorten(source.messages[0], 200)}")
+            if more:
+                detail.append(f" (and {more} more)", style="dim")
+        parts.append(Text(shorten(source.name, 200), overflow="fold"))
+        parts.append(Padding(detail, (0, 0, 0, 3)))
+    return parts
+
+
+def _extras(view: ReportView) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    if view.unknown_codes:
+        codes = ", ".join(shorten(code, _NAME_LIMIT) for code in view.unknown_codes)
+        text = Text(f"Unknown codes ({len(view.unknown_codes)}): ", style="bold")
+        text.append(codes)
+        parts += [Text(""), text]
+    if view.config_findings:
+        parts += [Text(""), Text(f"Configuration findings ({len(view.config_findings)})", "bold")]
+        for finding in view.config_findings:
+            pairs = ", ".join(f"{key}: {shorten(value, 200)}" for key, value in finding)
+            parts.append(Padding(Text(pairs), (0, 0, 0, 2)))
+    return parts
+
+
+def render(analysis: Analysis, options: ReportOptions) -> str:
+    """Render ``analysis`` for the console (ANSI colours only when ``options.color``)."""
+    view = build_view(analysis, options, display_text)
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=options.width,
+        color_system="standard" if options.color else None,
+        force_terminal=options.color,
+        force_jupyter=False,
+        force_interactive=False,
+        no_color=not options.color,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        legacy_windows=False,
+        # An empty environment: COLUMNS, NO_COLOR or FORCE_COLOR must not change a report.
+        _environ={},
+    )
+    parts: list[RenderableType] = [
+        _header(view),
+        Text(""),
+        Rule(f"Problems ({len(view.problems)})", align="left"),
+    ]
+    if not view.problems:
+        parts.append(Text("No problems found."))
+    for problem in view.problems:
+        parts.append(_problem(problem, options))
+    parts.append(Text(""))
+    parts += _incidents(view, options)
+    parts += _notices(view)
+    parts += _unread(view)
+    parts += _extras(view)
+    for part in parts:
+        console.print(part)
+    # rich pads table cells with spaces; trailing blanks only make diffs noisy.
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    return "\n".join(lines).rstrip("\n") + "\n"
