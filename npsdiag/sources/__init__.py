@@ -1,0 +1,154 @@
+"""Inputs of a run: find them, recognise them, and stream Events out of them.
+
+Public API:
+
+* :func:`discover` turns what the user typed (files, folders, glob patterns) into a
+  :class:`Discovery`: the :class:`Source` objects to read and the accounting of every input
+  that will not be read.
+* :func:`read_events` streams :class:`~npsdiag.model.Event` objects out of one source,
+  whatever its kind, counting into a :class:`~npsdiag.model.SourceStats`.
+
+The readers (``evtx``, ``xml``) import their heavy parsers only when a file of their kind is
+read, so importing this package stays cheap. ``docs/inputs.md`` describes what is accepted,
+how it is recognised, what is skipped and why, and how every file is accounted for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+from npsdiag.model import Event, SourceKind, SourceStats
+from npsdiag.sources.discover import (
+    NOT_READ_YET,
+    READABLE_KINDS,
+    Discovery,
+    Source,
+    discover,
+    sniff,
+)
+
+__all__ = [
+    "NOT_READ_YET",
+    "READABLE_KINDS",
+    "Discovery",
+    "RecordError",
+    "Relevance",
+    "Source",
+    "discover",
+    "parse_event_time",
+    "read_events",
+    "sniff",
+]
+
+#: The cheap pre-filter a reader applies before decoding a record in full:
+#: ``(channel, provider, event_id) -> bool``. ``None`` means every record is wanted.
+Relevance = Callable[[str, str, int], bool]
+
+
+def read_events(
+    source: Source, stats: SourceStats, relevant: Relevance | None = None
+) -> Iterator[Event]:
+    """Stream the events of one source, counting what was read into ``stats``.
+
+    Relevance is decided from the channel, provider and event id before a record is decoded
+    in full; irrelevant records are counted (``records_read``, first and last time) but never
+    become Events. Bad records are counted in ``records_failed`` and reading goes on; a file
+    that cannot be opened ends with ``stats.status == "unreadable"`` and a message. Nothing
+    here raises for bad input.
+
+    Args:
+        source: what :func:`discover` found.
+        stats: the accounting to fill (``source.new_stats()`` gives a fresh one). It is final
+            once the iterator is exhausted (or closed).
+        relevant: the pre-filter, e.g. :func:`npsdiag.extract.is_relevant`; ``None`` keeps
+            every record.
+
+    Yields:
+        One Event per relevant record, in file order.
+    """
+    if source.kind == SourceKind.EVTX:
+        from npsdiag.sources.evtx import read_evtx
+
+        return read_evtx(source, stats, relevant)
+    if source.kind == SourceKind.XML:
+        from npsdiag.sources.xml import read_xml
+
+        return read_xml(source, stats, relevant)
+    stats.status = "skipped"
+    stats.messages.append(
+        f"{source.name}: inputs of kind {source.kind!r} are not read by this version"
+    )
+    return iter(())
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the readers
+# ---------------------------------------------------------------------------------------------
+
+
+class RecordError(ValueError):
+    """One record cannot become an Event; the message says why, in one line."""
+
+
+_ISO_TIME = re.compile(
+    r"\s*(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?"
+    r"\s*(Z|UTC|[+-]\d\d:?\d\d)?(?:\s*UTC)?\s*$",
+    re.IGNORECASE,
+)
+_MESSAGE_LIMIT = 240
+
+
+def parse_event_time(text: str) -> datetime:
+    """Parse an event time as a timezone-aware UTC datetime.
+
+    Accepts what exports write: ``2024-05-01T10:00:00.1234567Z`` (Windows, 100 ns),
+    ``...000000Z`` (the evtx package, µs), with or without a fraction, with ``Z``, ``UTC``
+    or a numeric offset. A time without a zone is taken as UTC, as exports write UTC. Digits
+    past microseconds are cut, not rounded, so the same instant always gives the same value.
+
+    Raises:
+        RecordError: the text is not such a time.
+    """
+    match = _ISO_TIME.match(text)
+    if match is None:
+        raise RecordError(f"time {one_line(text, 40)!r} is not an ISO 8601 time")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        when = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micro,
+            tzinfo=timezone.utc,
+        )
+        if zone and zone.upper() not in ("Z", "UTC"):
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            when = when - offset if zone[0] == "+" else when + offset
+    except (ValueError, OverflowError) as error:
+        raise RecordError(f"time {one_line(text, 40)!r} is out of range ({error})") from None
+    return when
+
+
+def one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
+    """``text`` on one line, control characters made visible, cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    flat = "".join(char if char.isprintable() else "?" for char in flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def add_field(fields: dict[str, str], name: str, value: str) -> None:
+    """Store a named value; a repeated name gets ``_1``, ``_2`` ... so no value is lost."""
+    if name not in fields:
+        fields[name] = value
+        return
+    index = 1
+    while f"{name}_{index}" in fields:
+        index += 1
+    fields[f"{name}_{index}"] = value
