@@ -46,12 +46,27 @@ _OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
     (FindingKind.NPS_DENIED, "rejected"),
     (FindingKind.NPS_GRANTED, "accepted"),
     (FindingKind.NPS_DISCARDED, "discarded"),
+    (FindingKind.SYS_UNKNOWN_CLIENT, "error"),
+    (FindingKind.SYS_AUTHENTICATOR, "error"),
+    (FindingKind.SYS_TLS, "error"),
+    (FindingKind.SYS_DOMAIN_CONTROLLER, "error"),
     (FindingKind.NOTICE, "notice"),
 )
 _FAILED_OUTCOMES = frozenset({"rejected", "error", "no-answer", "unknown", "discarded"})
 _SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 _CONFIDENCE_RANK = {"high": 2, "medium": 1, "low": 0}
 _BENIGN = "not-an-error"
+
+#: NPS reason codes that only say "an extension DLL dropped (9) or rejected (21) the
+#: request": the cause is in the extension's own events, so these never outrank them.
+POINTER_REASONS = frozenset({9, 21})
+#: Entries that only a symptom rule below may apply (they describe a pattern over many
+#: events, e.g. *repeated* discards, which no single event's match can express).
+CLIENT_TIMEOUT_ID = "nps.client-timeout"
+_ENGINE_ONLY = frozenset({CLIENT_TIMEOUT_ID})
+#: Two or more discards in one attempt mean the RADIUS client resent while the user was
+#: still answering; a single discard can be the extension filtering a late duplicate.
+REPEATED_DISCARDS = 2
 
 
 @dataclass(slots=True)
@@ -148,7 +163,11 @@ def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Grou
         if finding.cid:
             by_cid.setdefault(f"cid:{finding.cid}", _Group(f"cid:{finding.cid}")).add(finding)
             continue
-        if finding.kind == FindingKind.NOTICE:
+        # AccessChallenge "ignoring request" events are the normal middle rounds of an
+        # EAP exchange: benign, and not an attempt that NPS decisions should join.
+        if finding.kind == FindingKind.NOTICE or (
+            finding.kind == FindingKind.IGNORED and finding.response_state == "AccessChallenge"
+        ):
             matches = catalog.match(finding)
             name = matches[0].entry.id if matches else "+".join(finding.codes) or "notice"
             by_notice.setdefault(name, _Group(f"notice:{name}")).add(finding)
@@ -287,23 +306,33 @@ def _choose(
 ) -> tuple[CatalogEntry, Match, Finding] | None:
     """The strongest catalog match among an incident's findings.
 
-    Failures beat benign entries, extension evidence beats NPS evidence (it names the
-    cause, NPS only the decision), then severity, then the more specific rule.
+    Failures beat benign entries; a stated cause (code, AADSTS, message, NPS reason)
+    beats a symptom; pointers (reason 9/21) and fallbacks come last; then severity; then
+    extension evidence over NPS evidence.
     """
-    best: tuple[tuple[int, int, int, int], CatalogEntry, Match, Finding] | None = None
+    best: tuple[tuple[int, int, int, int, int], CatalogEntry, Match, Finding] | None = None
     for finding in findings:
-        matches = catalog.match(finding)
+        matches = [m for m in catalog.match(finding) if m.entry.id not in _ENGINE_ONLY]
         if not matches:
             continue
         # The catalog ranks a finding's own matches (a benign refinement beats the bare
         # code it refines); only the winner per finding competes across findings.
         match = matches[0]
         entry = match.entry
+        rule = match.rule
+        pointer = rule.reason_code in POINTER_REASONS
+        # A rule naming a code, AADSTS or reason code states a cause; a kind-only rule
+        # (challenge with no answer, AccessReject ignored) states a symptom. So an NPS
+        # reason 16 behind "AccessReject, ignoring request" names the real cause.
+        states_cause = bool(rule.code or rule.aadsts or rule.message) or (
+            rule.reason_code is not None and not pointer
+        )
         score = (
             0 if entry.category == _BENIGN else 1,
-            1 if _is_extension(finding) else 0,
+            0 if pointer or rule.fallback else 1,
+            1 if states_cause else 0,
             _SEVERITY_RANK.get(entry.severity, 0),
-            match.specificity,
+            1 if _is_extension(finding) else 0,
         )
         if best is None or score > best[0]:
             best = (score, entry, match, finding)
@@ -369,7 +398,11 @@ def _because(match: Match, finding: Finding) -> str:
 
 
 def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Problem]:
-    """One problem per catalog entry among failed incidents, ranked by impact."""
+    """One problem per catalog entry among failed incidents (plus symptom rules), ranked."""
+    pointer_ids = {f"nps.reason-{code}" for code in POINTER_REASONS}
+    # Reason 9/21 say "look at the extension's events"; when those events are in the
+    # analysis they name the cause, so the pointer alone is not a problem of its own.
+    have_extension = any(_is_extension(f) for i in incidents for f in i.findings)
     buckets: dict[str, list[Incident]] = defaultdict(list)
     for incident in incidents:
         diagnosis = incident.diagnosis
@@ -377,8 +410,13 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
             continue
         if diagnosis.category == _BENIGN:
             continue
+        if have_extension and diagnosis.entry_id in pointer_ids:
+            continue
         buckets[diagnosis.entry_id].append(incident)
     problems: list[Problem] = []
+    timeout = _client_timeout_problem(incidents, catalog)
+    if timeout is not None:
+        problems.append(timeout)
     for entry_id, members in buckets.items():
         entry = catalog.find(entry_id)
         first = members[0].diagnosis
@@ -422,14 +460,82 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
     return problems
 
 
+def _client_timeout_problem(incidents: Sequence[Incident], catalog: Catalog) -> Problem | None:
+    """Repeated 6274 discards within attempts that the extension did not fail itself.
+
+    When the extension throws (every request of a broken server), NPS discards too and the
+    client retries; that is the extension's problem, not the timeout. So only attempts
+    that were accepted, unanswered or had nothing but discards count.
+    """
+    entry = catalog.find(CLIENT_TIMEOUT_ID)
+    if entry is None:
+        return None
+    # Discards that could not be joined to an attempt (ambiguous) only count when there
+    # is no extension evidence at all to join them to.
+    have_extension = any(_is_extension(f) for i in incidents for f in i.findings)
+    outcomes = (
+        {"accepted", "no-answer"} if have_extension else {"accepted", "no-answer", "discarded"}
+    )
+    members = [
+        incident
+        for incident in incidents
+        if incident.outcome in outcomes
+        and sum(f.kind == FindingKind.NPS_DISCARDED for f in incident.findings) >= REPEATED_DISCARDS
+    ]
+    if not members:
+        return None
+    discards = sum(
+        f.kind == FindingKind.NPS_DISCARDED for incident in members for f in incident.findings
+    )
+    clients = sorted(
+        {
+            f.client_name or f.client_ip or "?"
+            for incident in members
+            for f in incident.findings
+            if f.kind == FindingKind.NPS_DISCARDED
+        }
+    )
+    users = _display_users(members)
+    start = min(m.start for m in members)
+    end = max(m.end for m in members)
+    return Problem(
+        entry_id=entry.id,
+        title=entry.title,
+        category=entry.category,
+        severity=entry.severity,
+        confidence="high" if len(members) >= REPEATED_DISCARDS else "medium",
+        scope=entry.scope,
+        users=users,
+        incident_keys=[m.key for m in members],
+        start=start,
+        end=end,
+        because=(
+            f"{discards} discarded requests (6274) in {len(members)} attempt(s) by "
+            f"{len(users)} user(s) from {_iso(start)} to {_iso(end)}; RADIUS client(s): "
+            f"{', '.join(clients)}"
+        ),
+    )
+
+
 def _display_users(incidents: Sequence[Incident]) -> list[str]:
-    """Each affected person once, in the form first seen, sorted case-insensitively."""
-    seen: dict[str, str] = {}
+    """Each affected person once, sorted case-insensitively.
+
+    One person can appear as ``alice@contoso.com`` in the extension and ``CONTOSO\\alice``
+    in NPS; incidents whose identity keys overlap are the same person, shown in the form
+    the incident names first (the extension's, as the user typed it).
+    """
+    people: list[tuple[set[str], str]] = []
     for incident in incidents:
-        for finding in incident.findings:
-            if finding.user and finding.user_key and finding.user_key not in seen:
-                seen[finding.user_key] = finding.user
-    return sorted(seen.values(), key=lambda u: (u.lower(), u))
+        if not incident.user:
+            continue
+        keys = {key for finding in incident.findings for key in finding.identity_keys}
+        for known, _name in people:
+            if known & keys:
+                known |= keys
+                break
+        else:
+            people.append((keys, incident.user))
+    return sorted({name for _keys, name in people}, key=lambda u: (u.lower(), u))
 
 
 def _iso(when: datetime) -> str:

@@ -1,0 +1,87 @@
+"""The main job as a library call: inputs -> events -> findings -> diagnosis -> Analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from npsdiag import __version__
+from npsdiag.catalog import Catalog, load_catalog
+from npsdiag.diagnose import diagnose
+from npsdiag.errors import InputError, NothingToAnalyseError
+from npsdiag.extract import extract, is_relevant
+from npsdiag.model import Analysis, Finding, SourceStats
+from npsdiag.sources import discover, read_events
+
+__all__ = ["analyze_paths"]
+
+#: Called after each input with its finished accounting (the CLI draws progress from it).
+ProgressCallback = Callable[[SourceStats], None]
+
+_READ_STATUSES = frozenset({"ok", "partial"})
+
+
+def analyze_paths(
+    inputs: Sequence[str],
+    *,
+    catalog: Catalog | None = None,
+    command_line: str = "",
+    on_source: ProgressCallback | None = None,
+) -> Analysis:
+    """Analyse files, folders and glob patterns and return the diagnosis.
+
+    Args:
+        inputs: paths, folders or patterns as the user typed them.
+        catalog: the catalog to match against (the shipped one by default).
+        command_line: shown in reports so a reader can reproduce the run.
+        on_source: optional callback after each input has been read.
+
+    Returns:
+        The Analysis every report renders.
+
+    Raises:
+        NothingToAnalyseError: not one input could be read; the message lists why.
+    """
+    catalog = catalog if catalog is not None else load_catalog()
+    discovery = discover(inputs)
+    accounts: list[SourceStats] = list(discovery.skipped)
+    findings: list[Finding] = []
+    for source in discovery.sources:
+        stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
+        try:
+            for event in read_events(source, stats, is_relevant):
+                finding = extract(event)
+                if finding is not None:
+                    findings.append(finding)
+        except InputError as error:
+            # Whatever was read before the failure is kept; the file is marked as such.
+            stats.status = "unreadable" if not stats.records_read else "partial"
+            stats.messages.append(str(error))
+        stats.finish()
+        accounts.append(stats)
+        if on_source is not None:
+            on_source(stats)
+    accounts.sort(key=lambda s: (s.name.lower(), s.name))
+    if not any(s.status in _READ_STATUSES for s in accounts):
+        raise NothingToAnalyseError(_nothing_message(inputs, accounts))
+    result = diagnose(findings, catalog)
+    return Analysis(
+        problems=result.problems,
+        incidents=result.incidents,
+        notices=result.notices,
+        sources=accounts,
+        unknown_codes=result.unknown_codes,
+        version=__version__,
+        command_line=command_line,
+    )
+
+
+def _nothing_message(inputs: Sequence[str], accounts: Sequence[SourceStats]) -> str:
+    if not accounts:
+        return f"nothing to analyse in {', '.join(inputs) or '(no input)'}"
+    first = accounts[0]
+    # Source messages already name their file; add the name only when they do not.
+    reason = first.messages[0] if first.messages else f"{first.name}: {first.status}"
+    if first.name not in reason:
+        reason = f"{first.name}: {reason}"
+    more = f" (and {len(accounts) - 1} more inputs)" if len(accounts) > 1 else ""
+    return f"no input could be analysed: {reason}{more}"

@@ -1,0 +1,62 @@
+"""``npsdiag analyze``: the main job."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+_EPILOG = (
+    "Examples:\n\n"
+    "  npsdiag analyze C:\\NPS\\*.evtx\n\n"
+    "  npsdiag analyze ./logs/ --html report.html --json report.json\n\n"
+    "Exit codes: 0 nothing wrong found, 1 problems found, "
+    "2 nothing could be analysed or usage error."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``analyze`` on the app."""
+    app.command(name="analyze", epilog=_EPILOG)(analyze)
+
+
+def analyze(
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="Files, folders (searched recursively) or glob patterns such as C:\\NPS\\*.evtx.",
+    ),
+    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the JSON report ('-' = stdout)."
+    ),
+    markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
+    csv_path: Path | None = typer.Option(None, "--csv", help="Write one CSV row per incident."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the terminal summary."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Diagnose exported NPS and NPS extension logs: problems, incidents, unread files."""
+    from npsdiag.analyze import analyze_paths
+    from npsdiag.catalog import load_catalog
+    from npsdiag.report import REPORTS, ReportOptions, guidance_from_entries, write_report
+
+    _ = debug  # handled by npsdiag.cli.main before the command runs
+    command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    catalog = load_catalog()
+    analysis = analyze_paths(inputs, catalog=catalog, command_line=command_line)
+    options = ReportOptions(guidance=guidance_from_entries(catalog.entries))
+    outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
+    to_stdout = False
+    for name, target in outputs.items():
+        if target is None:
+            continue
+        if str(target) == "-":
+            typer.echo(REPORTS[name].render(analysis, options), nl=False)
+            to_stdout = True
+        else:
+            write_report(name, analysis, target, options)
+    if not quiet and not to_stdout:
+        typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
+    raise typer.Exit(1 if analysis.problems else 0)
