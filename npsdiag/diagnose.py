@@ -10,6 +10,7 @@ References:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -187,35 +188,52 @@ def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Grou
     return [*by_cid.values(), *loose, *by_notice.values()]
 
 
+class _TimeIndex:
+    """Groups of one identity sorted by start time, for window look-ups in O(log n)."""
+
+    def __init__(self) -> None:
+        self.groups: list[_Group] = []
+        self.starts: list[float] = []
+        self.longest = 0.0
+
+    def add(self, group: _Group) -> None:
+        self.groups.append(group)
+
+    def freeze(self) -> None:
+        self.groups.sort(key=lambda g: (g.start, g.key))
+        self.starts = [g.start for g in self.groups]
+        self.longest = max((g.end - g.start for g in self.groups), default=0.0)
+
+    def starting_between(self, low: float, high: float) -> list[_Group]:
+        first = bisect_left(self.starts, low)
+        last = bisect_right(self.starts, high)
+        return self.groups[first:last]
+
+
 def _resolve_challenges(groups: list[_Group]) -> list[_Group]:
     """Merge a challenge into the same user's next answer within the MFA session lifetime.
 
-    The challenge and the second Access-Request that answers it carry different CIDs, so
-    only user and time tie them together. A challenge left alone stays "no answer".
+    The challenge and the second Access-Request that answers it may carry different CIDs,
+    so only user and time tie them together. A challenge left alone stays "no answer".
     """
-    answers = [
-        g
-        for g in groups
-        if g.kinds() & {FindingKind.ACCEPTED, FindingKind.REJECTED, FindingKind.EXCEPTION}
-    ]
-    by_user: dict[str, list[_Group]] = defaultdict(list)
-    for answer in answers:
-        if answer.user_key:
-            by_user[answer.user_key].append(answer)
+    answered = {FindingKind.ACCEPTED, FindingKind.REJECTED, FindingKind.EXCEPTION}
+    by_user: dict[str, _TimeIndex] = defaultdict(_TimeIndex)
+    for group in groups:
+        if group.user_key and group.kinds() & answered:
+            by_user[group.user_key].add(group)
+    for index in by_user.values():
+        index.freeze()
+    lifetime = SESSION_LIFETIME.total_seconds()
     merged: set[int] = set()
     for group in groups:
-        kinds = group.kinds()
-        if kinds != {FindingKind.CHALLENGE} or not group.user_key:
+        if group.kinds() != {FindingKind.CHALLENGE} or not group.user_key:
             continue
-        start = group.start
-        candidates = [
-            a
-            for a in by_user.get(group.user_key, [])
-            if 0 <= a.start - start <= SESSION_LIFETIME.total_seconds()
-        ]
+        answers = by_user.get(group.user_key)
+        if answers is None:
+            continue
+        candidates = answers.starting_between(group.start, group.start + lifetime)
         if candidates:
-            target = min(candidates, key=lambda a: (a.start, a.key))
-            target.absorb(group)
+            candidates[0].absorb(group)  # the earliest answer after the challenge
             merged.add(id(group))
     return [g for g in groups if id(g) not in merged]
 
@@ -227,13 +245,15 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
     ``Finding.identity_keys``) and a time within NPS_JOIN_WINDOW. When two attempts are
     about equally close the event is left on its own rather than forced.
     """
-    attempts: dict[str, list[_Group]] = defaultdict(list)
+    attempts: dict[str, _TimeIndex] = defaultdict(_TimeIndex)
     for group in groups:
         if group.key.startswith("notice:"):
             continue
         identities = {key for finding in group.findings for key in finding.identity_keys}
         for key in sorted(identities):
-            attempts[key].append(group)
+            attempts[key].add(group)
+    for index in attempts.values():
+        index.freeze()
     standalone: dict[tuple[str, str], _Group] = {}
     extra: list[_Group] = []
     window = NPS_JOIN_WINDOW.total_seconds()
@@ -259,12 +279,18 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
 
 
 def _nearest_attempt(
-    finding: Finding, attempts: dict[str, list[_Group]], when: float, window: float
+    finding: Finding, attempts: dict[str, _TimeIndex], when: float, window: float
 ) -> _Group | None:
     candidates: dict[str, tuple[float, _Group]] = {}
     for key in finding.identity_keys:
-        for group in attempts.get(key, ()):
-            distance = min(abs(when - group.start), abs(when - group.end))
+        index = attempts.get(key)
+        if index is None:
+            continue
+        # Spans were fixed when the index was frozen; joined NPS events only widen them
+        # within the window, which the lower bound allows for.
+        low = when - window - index.longest - window
+        for group in index.starting_between(low, when + window):
+            distance = max(0.0, group.start - when, when - group.end)
             if distance <= window:
                 candidates[group.key] = (distance, group)
     if not candidates:
@@ -448,6 +474,7 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
                 because=because,
             )
         )
+    _describe_outages(problems, incidents)
     problems.sort(
         key=lambda p: (
             -_SEVERITY_RANK.get(p.severity, 0),
@@ -458,6 +485,29 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
         )
     )
     return problems
+
+
+def _describe_outages(problems: Sequence[Problem], incidents: Sequence[Incident]) -> None:
+    """Say when a server-wide problem was an outage: no sign-in succeeded while it lasted.
+
+    The report then gives the window with the last success before it and the first after,
+    which is what an admin needs to tell users and to check what changed at the start.
+    """
+    successes = sorted(i.start for i in incidents if i.outcome == "accepted")
+    for problem in problems:
+        if problem.scope != "server":
+            continue
+        inside = bisect_left(successes, problem.start) != bisect_right(successes, problem.end)
+        if inside:
+            continue
+        before_index = bisect_left(successes, problem.start) - 1
+        after_index = bisect_right(successes, problem.end)
+        before = _iso(successes[before_index]) if before_index >= 0 else "none in the logs"
+        after = _iso(successes[after_index]) if after_index < len(successes) else "none in the logs"
+        problem.because += (
+            f"; outage: no sign-in succeeded from {_iso(problem.start)} to {_iso(problem.end)} "
+            f"(last success before: {before}; first success after: {after})"
+        )
 
 
 def _client_timeout_problem(incidents: Sequence[Incident], catalog: Catalog) -> Problem | None:

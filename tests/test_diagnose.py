@@ -331,3 +331,27 @@ def test_order_of_input_does_not_change_the_result(catalog) -> None:  # type: ig
         (i.key, i.outcome) for i in backward.incidents
     ]
     assert [p.entry_id for p in forward.problems] == [p.entry_id for p in backward.problems]
+
+
+def test_server_wide_failure_between_successes_is_described_as_an_outage(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _accepted(0, CID_A, "ann@contoso.com"),
+        _ests(100, CID_B, "ben@contoso.com"),
+        _ests(200, CID_C, "cat@contoso.com"),
+        _accepted(300, "55555555-5555-4555-8555-555555555555", "ann@contoso.com"),
+    ]
+    problem = diagnose(findings, catalog).problems[0]
+    assert "outage: no sign-in succeeded from 2026-01-14T09:01:40Z to 2026-01-14T09:03:20Z" in (
+        problem.because
+    )
+    assert "last success before: 2026-01-14T09:00:00Z" in problem.because
+    assert "first success after: 2026-01-14T09:05:00Z" in problem.because
+
+
+def test_a_success_inside_the_window_is_not_an_outage(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _ests(100, CID_B, "ben@contoso.com"),
+        _accepted(150, CID_A, "ann@contoso.com"),
+        _ests(200, CID_C, "cat@contoso.com"),
+    ]
+    assert "outage" not in diagnose(findings, catalog).problems[0].because
