@@ -373,6 +373,10 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
     codes: list[str] = []
     for finding in findings:
         unknown.update(catalog.unknown_codes(finding))
+        reason = finding.reason_code
+        if reason is not None and catalog.find(f"nps.reason-{reason}") is None:
+            # NPS reason codes are numbers, not text codes; an unknown one is still listed.
+            unknown.add(f"NPS reason code {reason}")
         for code in finding.codes:
             if code not in codes:
                 codes.append(code)

@@ -355,3 +355,11 @@ def test_a_success_inside_the_window_is_not_an_outage(catalog) -> None:  # type:
         _ests(200, CID_C, "cat@contoso.com"),
     ]
     assert "outage" not in diagnose(findings, catalog).problems[0].because
+
+
+def test_unknown_nps_reason_codes_are_listed(catalog) -> None:  # type: ignore[no-untyped-def]
+    result = diagnose([_security(0, 6273, "zoe@contoso.com", "CONTOSO\\zoe", reason=4242)], catalog)
+    assert result.unknown_codes == ["NPS reason code 4242"]
+    diagnosis = result.incidents[0].diagnosis
+    assert diagnosis is not None
+    assert diagnosis.entry_id == "nps.unknown-reason"
