@@ -6,6 +6,10 @@ rules over the fields the extractor produces) and what to do about it. The meani
 field and value is documented in ``catalog/README.md``; this module is the authority on what is
 valid.
 
+An entry may instead carry a ``check``: a declarative rule over the extension's registry
+configuration (the ``REG QUERY`` dumps of a support bundle), evaluated by
+``npsdiag.configlint``. This module defines and validates that small rule language.
+
 Validation follows pySigma's habits: unknown keys, duplicate YAML keys, duplicate ids, bad enum
 values and bad patterns are all errors, every error names *file* and *entry*, and every error
 in every file is collected before anything is raised. Lint-level issues (warnings) never stop
@@ -24,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from npsdiag.errors import CatalogError, UsageError
@@ -40,7 +45,11 @@ _Report = Callable[[str], None]
 
 __all__ = [
     "CATEGORIES",
+    "CHECK_DUMPS",
+    "CHECK_KEYS",
+    "CHECK_WHEN",
     "ENTRY_KEYS",
+    "REGISTRY_KEYS",
     "RESPONSE_STATES",
     "RULE_KEYS",
     "SCOPES",
@@ -50,6 +59,7 @@ __all__ = [
     "Catalog",
     "CatalogCheck",
     "CatalogEntry",
+    "ConfigCheck",
     "Match",
     "MatchRule",
     "check_catalog",
@@ -77,6 +87,7 @@ RESPONSE_STATES: tuple[str, ...] = ("AccessAccept", "AccessReject", "AccessChall
 UNKNOWN_CODE_ID = "ext.unknown-code"
 
 _BENIGN = "not-an-error"
+#: Required in every entry; ``match`` stands for "exactly one of ``match`` and ``check``".
 _REQUIRED_KEYS: tuple[str, ...] = (
     "id",
     "title",
@@ -98,6 +109,7 @@ ENTRY_KEYS: tuple[str, ...] = (
     "severity",
     "scope",
     "match",
+    "check",
     "cause",
     "steps",
     "collect",
@@ -116,6 +128,32 @@ RULE_KEYS: tuple[str, ...] = (
     "reason_code",
     "fallback",
 )
+#: Every key a configuration check may carry (documented in catalog/README.md).
+CHECK_KEYS: tuple[str, ...] = (
+    "key",
+    "value",
+    "when",
+    "matches",
+    "not_matches",
+    "consistent",
+    "dump",
+    "ignore",
+)
+#: The registry keys a check can read, by the short name the catalog uses.
+REGISTRY_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "azuremfa": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\AzureMfa",
+        "authsrv": "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\AuthSrv\\Parameters",
+    }
+)
+#: What a check looks for: a value (or the key) present, missing, or changed during collection.
+CHECK_WHEN: tuple[str, ...] = ("present", "missing", "changed")
+#: Which dump a check reads: the newest one, or the one taken before the script changed anything.
+CHECK_DUMPS: tuple[str, ...] = ("newest", "before")
+_GROUP_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+# Registry value names may hold any printable character (up to 16,383 of them).
+_VALUE_NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,16383}$")
+
 _KINDS: tuple[str, ...] = tuple(
     sorted(
         value
@@ -224,6 +262,109 @@ class MatchRule:
 
 
 @dataclass(frozen=True)
+class ConfigCheck:
+    """A declarative rule over the registry configuration; it fires when every key holds.
+
+    Field meanings are documented in catalog/README.md ("Configuration checks");
+    :mod:`npsdiag.configlint` evaluates checks against ``REG QUERY`` dumps.
+
+    Attributes:
+        keys: short names of the registry keys to read (:data:`REGISTRY_KEYS`).
+        values: value names to test, one finding per value that fires; empty means the key
+            itself (``when: missing``) or every value (``when: changed``).
+        when: ``present``, ``missing`` or ``changed`` (:data:`CHECK_WHEN`).
+        matches: a case-sensitive regular expression the data must fit (``re.search``).
+        not_matches: a case-sensitive regular expression the data must not fit.
+        consistent: ``(group, ((value, pattern), ...))`` pairs; fires when the present values
+            do not all fit one common group.
+        dump: ``newest`` or ``before`` (:data:`CHECK_DUMPS`).
+        ignore: value names a ``changed`` check skips.
+    """
+
+    keys: tuple[str, ...]
+    values: tuple[str, ...] = ()
+    when: str = "present"
+    matches: str | None = None
+    not_matches: str | None = None
+    consistent: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    dump: str = "newest"
+    ignore: tuple[str, ...] = ()
+
+    def data_fits(self, data: str) -> bool:
+        """True when ``data`` satisfies ``matches`` and ``not_matches`` (absent ones hold)."""
+        if self.matches is not None and _compiled(self.matches).search(data) is None:
+            return False
+        return not (
+            self.not_matches is not None and _compiled(self.not_matches).search(data) is not None
+        )
+
+    def groups_of(self, name: str, data: str) -> tuple[str, ...]:
+        """The ``consistent`` groups whose pattern for value ``name`` fits ``data``."""
+        folded = name.casefold()
+        return tuple(
+            group
+            for group, patterns in self.consistent
+            for value, pattern in patterns
+            if value.casefold() == folded and _compiled(pattern).search(data) is not None
+        )
+
+    @property
+    def consistent_values(self) -> tuple[str, ...]:
+        """The value names a ``consistent`` check compares, in the order first written."""
+        return tuple(
+            dict.fromkeys(value for _, patterns in self.consistent for value, _ in patterns)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The check as written in YAML (defaults left out, one-item lists as strings)."""
+        data: dict[str, Any] = {"key": self.keys[0] if len(self.keys) == 1 else list(self.keys)}
+        if self.values:
+            data["value"] = self.values[0] if len(self.values) == 1 else list(self.values)
+        if self.when != "present":
+            data["when"] = self.when
+        for key in ("matches", "not_matches"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.consistent:
+            data["consistent"] = {group: dict(patterns) for group, patterns in self.consistent}
+        if self.dump != "newest":
+            data["dump"] = self.dump
+        if self.ignore:
+            data["ignore"] = list(self.ignore)
+        return data
+
+    def describe(self) -> str:
+        """One line saying when the check fires, for ``npsdiag catalog show``."""
+        keys = " or ".join(self.keys)
+        where = "the before dump" if self.dump == "before" else "the newest dump"
+        if self.consistent:
+            names = ", ".join(self.consistent_values)
+            groups = ", ".join(group for group, _ in self.consistent)
+            return f"{keys}: {names} do not all belong to one of {groups} (in {where})"
+        if self.when == "changed":
+            what = ", ".join(self.values) if self.values else "any value"
+            skipped = f" (except {', '.join(self.ignore)})" if self.ignore else ""
+            return f"{keys}: {what}{skipped} differs between the before and after dumps"
+        if not self.values:
+            return f"{keys}: the key is missing from {where}"
+        names = " or ".join(self.values)
+        if self.when == "missing":
+            return f"{keys}: {names} is missing from {where}"
+        parts = [f"{keys}: {names} is present in {where}"]
+        if self.matches is not None:
+            parts.append(f"matches {self.matches}")
+        if self.not_matches is not None:
+            parts.append(f"does not match {self.not_matches}")
+        return " and ".join(parts)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Check patterns compiled once (validation already proved they compile)."""
+    return re.compile(pattern)
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """One validated catalog entry (field meanings: catalog/README.md)."""
 
@@ -240,6 +381,7 @@ class CatalogEntry:
     examples: tuple[str, ...]
     source: str
     file: str
+    check: ConfigCheck | None = None
 
     @property
     def family(self) -> str:
@@ -260,7 +402,11 @@ class CatalogEntry:
         return tuple(dict.fromkeys(rule.code for rule in self.rules if rule.code))
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as JSON-ready data (``match`` is always a list of rules)."""
+        """The entry as JSON-ready data.
+
+        ``match`` is always a list of rules (empty for a check entry); ``check`` is the
+        configuration check, or None for an entry that matches findings.
+        """
         return {
             "id": self.id,
             "title": self.title,
@@ -268,6 +414,7 @@ class CatalogEntry:
             "severity": self.severity,
             "scope": self.scope,
             "match": [rule.to_dict() for rule in self.rules],
+            "check": self.check.to_dict() if self.check is not None else None,
             "cause": self.cause,
             "steps": list(self.steps),
             "collect": list(self.collect),
@@ -293,6 +440,7 @@ class Catalog:
     def __init__(self, entries: Iterable[CatalogEntry]) -> None:
         self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
         self._by_id = {entry.id: entry for entry in self.entries}
+        self._checks = tuple(entry for entry in self.entries if entry.check is not None)
         by_code: dict[str, list[tuple[CatalogEntry, MatchRule]]] = {}
         codeless: list[tuple[CatalogEntry, MatchRule]] = []
         fallbacks: list[tuple[CatalogEntry, MatchRule]] = []
@@ -314,6 +462,11 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def checks(self) -> tuple[CatalogEntry, ...]:
+        """The configuration-check entries, sorted by id."""
+        return self._checks
 
     def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self.entries)
@@ -632,7 +785,15 @@ def _validate_entry(
         if key not in ENTRY_KEYS:
             error(f"unknown key '{key}' (expected one of: {', '.join(ENTRY_KEYS)})")
     for key in _REQUIRED_KEYS:
-        if key not in raw:
+        if key == "match":
+            if "match" in raw and "check" in raw:
+                error(
+                    "has both 'match' and 'check': an entry either matches findings or checks "
+                    "the configuration, not both"
+                )
+            elif "match" not in raw and "check" not in raw:
+                error("missing required key 'match' (or 'check' for a configuration check)")
+        elif key not in raw:
             error(f"missing required key '{key}'")
 
     entry_id = _string(raw, "id", error)
@@ -654,6 +815,7 @@ def _validate_entry(
     references = _string_list(raw, "references", error)
     examples = _string_list(raw, "examples", error)
     rules = _rules(raw.get("match"), error) if "match" in raw else ()
+    check = _check(raw.get("check"), error) if "check" in raw else None
 
     if steps is not None and not steps and category is not None and category != _BENIGN:
         error(f"steps must not be empty for a '{category}' entry (only not-an-error may omit them)")
@@ -663,7 +825,12 @@ def _validate_entry(
     if references is not None and not references:
         error("references must list at least one https URL")
     if examples is not None and not examples:
-        error("examples must hold at least one event text that matches this entry")
+        if "check" in raw:
+            error("examples must hold at least one REG QUERY snippet that triggers this check")
+        else:
+            error("examples must hold at least one event text that matches this entry")
+    if "check" in raw and scope is not None and scope != "server":
+        error(f"scope '{scope}' does not fit a configuration check: use scope: server")
 
     if len(collector.errors) > errors_before:
         return None
@@ -686,6 +853,7 @@ def _validate_entry(
         examples=examples,
         source=source,
         file=file,
+        check=check,
     )
 
 
@@ -808,6 +976,159 @@ def _rule(raw: object, where: str, error: _Report) -> MatchRule | None:
     return MatchRule(**values, fallback=bool(fallback), pattern=pattern)
 
 
+def _check(value: object, error: _Report) -> ConfigCheck | None:
+    """Validate a ``check`` block (the rule language is documented in catalog/README.md)."""
+    if not isinstance(value, Mapping):
+        error("check must be a mapping of keys to values (see catalog/README.md)")
+        return None
+    problems = 0
+
+    def bad(message: str) -> None:
+        nonlocal problems
+        problems += 1
+        error(f"check: {message}")
+
+    for key in value:
+        if key not in CHECK_KEYS:
+            bad(f"unknown key '{key}' (expected one of: {', '.join(CHECK_KEYS)})")
+    if "key" not in value:
+        bad("missing required key 'key'")
+    keys = _check_names(value, "key", bad, allowed=tuple(REGISTRY_KEYS)) or ()
+    values = _check_names(value, "value", bad) or ()
+    ignore = _check_names(value, "ignore", bad) or ()
+    when = value.get("when", "present")
+    if when not in CHECK_WHEN:
+        bad(f"when '{when}' is not allowed (expected one of: {', '.join(CHECK_WHEN)})")
+    dump = value.get("dump", "newest")
+    if dump not in CHECK_DUMPS:
+        bad(f"dump '{dump}' is not allowed (expected one of: {', '.join(CHECK_DUMPS)})")
+    matches = _check_pattern(value, "matches", bad)
+    not_matches = _check_pattern(value, "not_matches", bad)
+    consistent = _check_consistent(value.get("consistent"), bad) if "consistent" in value else ()
+    tests_data = [key for key in ("matches", "not_matches") if key in value]
+
+    if "consistent" in value:
+        for key in ("value", "matches", "not_matches", "ignore"):
+            if key in value:
+                bad(f"'{key}' cannot be combined with 'consistent' (it names its own values)")
+        if when != "present":
+            bad(f"'consistent' compares present values: remove 'when: {when}'")
+    elif when == "present" and "value" not in value:
+        bad("when: present needs a 'value' (to check the key itself, use when: missing)")
+    if when == "missing":
+        for key in tests_data:
+            bad(f"'{key}' tests the data of a present value: it cannot go with when: missing")
+    if when == "changed":
+        for key in ("dump", *tests_data):
+            if key in value:
+                bad(f"'{key}' does not apply to when: changed (it compares before and after)")
+    if "ignore" in value and (when != "changed" or "value" in value):
+        bad("'ignore' only applies to when: changed without 'value' (every other value)")
+    if problems:
+        return None
+    return ConfigCheck(
+        keys=keys,
+        values=values,
+        when=when,
+        matches=matches,
+        not_matches=not_matches,
+        consistent=consistent,
+        dump=dump,
+        ignore=ignore,
+    )
+
+
+def _check_names(
+    raw: Mapping[Any, Any],
+    key: str,
+    bad: _Report,
+    *,
+    allowed: tuple[str, ...] | None = None,
+) -> tuple[str, ...] | None:
+    """One name or a non-empty list of distinct names (registry keys or value names)."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        bad(f"'{key}' must be a name or a non-empty list of names")
+        return None
+    names: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            bad(f"'{key}' holds '{item}', which is not a name")
+            return None
+        if allowed is not None and item not in allowed:
+            bad(f"{key} '{item}' is not allowed (expected one of: {', '.join(allowed)})")
+            return None
+        if allowed is None and not _VALUE_NAME_PATTERN.fullmatch(item):
+            bad(f"{key} '{item}' is not a registry value name (control characters or too long)")
+            return None
+        # Windows compares registry names without letter case.
+        if item.casefold() in seen:
+            bad(f"'{key}' names '{item}' twice")
+            return None
+        seen.add(item.casefold())
+        names.append(item)
+    return tuple(names)
+
+
+def _check_pattern(raw: Mapping[Any, Any], key: str, bad: _Report) -> str | None:
+    if key not in raw:
+        return None
+    pattern = raw[key]
+    if not isinstance(pattern, str) or not pattern:
+        bad(f"{key} must be a non-empty regular expression")
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as failure:
+        bad(f"{key} is not a valid regular expression: {failure}")
+        return None
+    return pattern
+
+
+def _check_consistent(
+    value: object, bad: _Report
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Validate ``consistent``: two or more groups, each naming the same values with patterns."""
+    if not isinstance(value, Mapping) or len(value) < 2:
+        bad("consistent must map two or more group names to their value patterns")
+        return ()
+    groups: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    expected: set[str] | None = None
+    for group, patterns in value.items():
+        if not isinstance(group, str) or not _GROUP_PATTERN.fullmatch(group):
+            bad(f"consistent: group name '{group}' must be lower-case kebab-case (e.g. usgov)")
+            continue
+        if not isinstance(patterns, Mapping) or not patterns:
+            bad(f"consistent: group '{group}' must map value names to regular expressions")
+            continue
+        pairs: list[tuple[str, str]] = []
+        for name, pattern in patterns.items():
+            if not isinstance(name, str) or not _VALUE_NAME_PATTERN.fullmatch(name):
+                bad(f"consistent: group '{group}' names '{name}', which is not a value name")
+                continue
+            where = f"consistent: group '{group}': the pattern for {name}"
+            if not isinstance(pattern, str) or not pattern:
+                bad(f"{where} must be a non-empty regular expression")
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as failure:
+                bad(f"{where} is not a valid regular expression: {failure}")
+                continue
+            pairs.append((name, pattern))
+        names = {name.casefold() for name, _ in pairs}
+        if expected is None:
+            expected = names
+        elif names != expected:
+            bad(f"consistent: group '{group}' must name the same values as the first group")
+        groups.append((group, tuple(pairs)))
+    return tuple(groups)
+
+
 # ---------------------------------------------------------------------------------------------
 # Lint checks: issues worth fixing that do not make the catalog unusable.
 
@@ -845,6 +1166,13 @@ def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> Non
                         where,
                         f"code {rule.code} alone is also matched by '{owner}' (ties go by id)",
                     )
+        if entry.check is not None:
+            # Check examples are cheap to run for real, so lint does (tests do it too).
+            from npsdiag.configlint import example_problems
+
+            for problem in example_problems(entry):
+                collector.warn(entry.file, where, problem)
+            continue
         for number, example in enumerate(entry.examples, start=1):
             if not any(_mentions(rule, example) for rule in entry.rules):
                 collector.warn(

@@ -282,7 +282,9 @@ def parse_regquery(data: bytes, name: str) -> RegistryDump:
                 "this is not a REG QUERY dump",
             )
         indented = line[0] in " \t"
-        type_column = _TYPE_COLUMN.search(line)
+        # The type column follows a name, so the search starts after the first character of
+        # the name (a value may be named "REG_SZ").
+        type_column = _TYPE_COLUMN.search(line, len(line) - len(line.lstrip(" \t")) + 1)
         path = None if indented and type_column else _key_path(stripped)
         if path is not None:
             folded = path.casefold()
@@ -301,8 +303,6 @@ def parse_regquery(data: bytes, name: str) -> RegistryDump:
             continue
         if type_column is not None:
             value_name = line[: type_column.start()].strip(" \t")
-            if not value_name:
-                raise _error(name, number, f"expected {_VALUE_SHAPE}, the value name is missing")
             if current is None:
                 raise _error(
                     name,
