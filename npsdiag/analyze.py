@@ -9,7 +9,7 @@ from npsdiag.catalog import Catalog, load_catalog
 from npsdiag.diagnose import diagnose
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
-from npsdiag.model import Analysis, Finding, SourceStats
+from npsdiag.model import Analysis, Event, Finding, SourceStats
 from npsdiag.sources import discover, read_events
 
 __all__ = ["analyze_paths"]
@@ -45,17 +45,30 @@ def analyze_paths(
     discovery = discover(inputs)
     accounts: list[SourceStats] = list(discovery.skipped)
     findings: list[Finding] = []
+    seen: dict[_Identity, str] = {}
     for source in discovery.sources:
         stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
+        duplicates: dict[str, int] = {}
         try:
             for event in read_events(source, stats, is_relevant):
                 finding = extract(event)
-                if finding is not None:
-                    findings.append(finding)
+                if finding is None:
+                    continue
+                identity = _identity(event)
+                first_seen = seen.setdefault(identity, source.name)
+                if first_seen != source.name:
+                    duplicates[first_seen] = duplicates.get(first_seen, 0) + 1
+                    continue
+                findings.append(finding)
         except InputError as error:
             # Whatever was read before the failure is kept; the file is marked as such.
             stats.status = "unreadable" if not stats.records_read else "partial"
             stats.messages.append(str(error))
+        for other, count in sorted(duplicates.items()):
+            stats.messages.append(
+                f"{count} relevant record(s) were already read from {other} (the same events "
+                "exported twice, e.g. a folder and its bundle) and were counted once"
+            )
         stats.finish()
         accounts.append(stats)
         if on_source is not None:
@@ -72,6 +85,25 @@ def analyze_paths(
         unknown_codes=result.unknown_codes,
         version=__version__,
         command_line=command_line,
+    )
+
+
+#: What makes two records the same event when it was read from two exports (an .evtx in a
+#: folder and its copy in the bundle, or Security.evtx and the bundle's wevtutil text dump,
+#: which has no record id and only millisecond times).
+_Identity = tuple[str, int, str, int, str, str, tuple[str, ...]]
+
+
+def _identity(event: Event) -> _Identity:
+    fields = event.fields
+    return (
+        event.channel.lower(),
+        event.event_id,
+        event.computer.lower(),
+        int(event.time.timestamp()),
+        fields.get("SubjectUserName", ""),
+        fields.get("ReasonCode", ""),
+        event.data,
     )
 
 

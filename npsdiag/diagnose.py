@@ -458,11 +458,23 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
         )
         start = min(m.start for m in members)
         end = max(m.end for m in members)
-        span = f"{_iso(start)} to {_iso(end)}"
+        span = f"{_iso(start)} and {_iso(end)}"
         scope = entry.scope if entry is not None else "user"
-        because = (
-            f"{len(members)} failed attempt(s) by {len(users)} user(s) from {span}; {first.because}"
-        )
+        if users:
+            who = f"{len(members)} failed attempt(s) by {len(users)} user(s)"
+        else:
+            # System events (unknown client, shared secret, TLS) name devices, not users.
+            clients = sorted(
+                {
+                    name
+                    for m in members
+                    for f in m.findings
+                    if (name := f.client_ip or f.client_name) is not None
+                }
+            )
+            sources = f" from RADIUS client(s) {', '.join(clients)}" if clients else ""
+            who = f"{sum(len(m.findings) for m in members)} event(s){sources}"
+        because = f"{who} between {span}; {first.because}"
         problems.append(
             Problem(
                 entry_id=entry_id,

@@ -216,3 +216,18 @@ def _iterate(path: Path):  # type: ignore[no-untyped-def]
             return
         except RuntimeError:
             yield None
+
+
+def test_the_same_export_read_twice_is_counted_once(tmp_path: Path) -> None:
+    import shutil
+
+    once = analyze_paths([str(SAMPLES / "otp-non-pap")])
+    for path in (SAMPLES / "otp-non-pap").glob("*.evtx"):
+        shutil.copy(path, tmp_path / path.name)
+        shutil.copy(path, tmp_path / f"copy-of-{path.name}")
+    twice = analyze_paths([str(tmp_path)])
+    assert [(i.key, i.outcome, len(i.findings)) for i in twice.incidents] == [
+        (i.key, i.outcome, len(i.findings)) for i in once.incidents
+    ]
+    notes = [m for s in twice.sources for m in s.messages if "were already read from" in m]
+    assert notes

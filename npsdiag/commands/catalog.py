@@ -177,11 +177,15 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
         f"   source: {entry.source}",
         f"  file: {entry.file}",
         "",
-        "Matches when:",
     ]
-    for number, rule in enumerate(entry.rules):
-        prefix = "  or " if number else "     "
-        lines.append(prefix + _describe_rule(rule))
+    if entry.check is not None:
+        # Configuration checks test registry dumps, not events.
+        lines += ["Fires when:", "     " + entry.check.describe()]
+    else:
+        lines.append("Matches when:")
+        for number, rule in enumerate(entry.rules):
+            prefix = "  or " if number else "     "
+            lines.append(prefix + _describe_rule(rule))
     lines += ["", "Likely cause:", _indent(entry.cause)]
     if entry.steps:
         lines += ["", "Next steps:"]
