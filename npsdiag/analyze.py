@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from npsdiag import __version__
@@ -9,7 +10,7 @@ from npsdiag.catalog import Catalog, load_catalog
 from npsdiag.diagnose import diagnose
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
-from npsdiag.model import Analysis, Event, Finding, SourceStats
+from npsdiag.model import Analysis, Event, Finding, SourceKind, SourceStats
 from npsdiag.sources import discover, read_events
 
 __all__ = ["analyze_paths"]
@@ -76,7 +77,7 @@ def analyze_paths(
     accounts.sort(key=lambda s: (s.name.lower(), s.name))
     if not any(s.status in _READ_STATUSES for s in accounts):
         raise NothingToAnalyseError(_nothing_message(inputs, accounts))
-    result = diagnose(findings, catalog)
+    result = diagnose(findings, catalog, security_exported=_security_exported(accounts, findings))
     return Analysis(
         problems=result.problems,
         incidents=result.incidents,
@@ -85,6 +86,24 @@ def analyze_paths(
         unknown_codes=result.unknown_codes,
         version=__version__,
         command_line=command_line,
+    )
+
+
+#: Names under which Security events arrive: `wevtutil epl Security x.evtx` exports and the
+#: health-check script's `NPS_EventLog.log` (which is empty when auditing is off).
+_SECURITY_NAME = re.compile(r"security|nps_eventlog", re.IGNORECASE)
+_EVENT_KINDS = frozenset({SourceKind.EVTX, SourceKind.XML, SourceKind.WEVTUTIL_TEXT})
+
+
+def _security_exported(accounts: Sequence[SourceStats], findings: Sequence[Finding]) -> bool:
+    """True when the inputs held a Security log export, even one without NPS events."""
+    if any(f.event.channel.lower() == "security" for f in findings):
+        return True
+    return any(
+        account.kind in _EVENT_KINDS
+        and account.status != "skipped"
+        and _SECURITY_NAME.search(account.name.replace("\\", "/").rsplit("/", 1)[-1])
+        for account in accounts
     )
 
 

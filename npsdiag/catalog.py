@@ -10,6 +10,11 @@ An entry may instead carry a ``check``: a declarative rule over the extension's 
 configuration (the ``REG QUERY`` dumps of a support bundle), evaluated by
 ``npsdiag.configlint``. This module defines and validates that small rule language.
 
+Some causes are patterns over many events (the same request discarded again and again, or a
+Security log without any NPS decision) that no rule over one finding can express. Their
+entries name a ``detector`` instead: one of :data:`DETECTORS`, implemented by the diagnosis
+(``npsdiag.diagnose``). Such entries have no rules, so :meth:`Catalog.match` never returns them.
+
 Validation follows pySigma's habits: unknown keys, duplicate YAML keys, duplicate ids, bad enum
 values and bad patterns are all errors, every error names *file* and *entry*, and every error
 in every file is collected before anything is raised. Lint-level issues (warnings) never stop
@@ -48,6 +53,7 @@ __all__ = [
     "CHECK_DUMPS",
     "CHECK_KEYS",
     "CHECK_WHEN",
+    "DETECTORS",
     "ENTRY_KEYS",
     "REGISTRY_KEYS",
     "RESPONSE_STATES",
@@ -87,7 +93,8 @@ RESPONSE_STATES: tuple[str, ...] = ("AccessAccept", "AccessReject", "AccessChall
 UNKNOWN_CODE_ID = "ext.unknown-code"
 
 _BENIGN = "not-an-error"
-#: Required in every entry; ``match`` stands for "exactly one of ``match`` and ``check``".
+#: Required in every entry; ``match`` stands for "exactly one of ``match``, ``check`` and
+#: ``detector``", and a detector entry may leave out ``examples``.
 _REQUIRED_KEYS: tuple[str, ...] = (
     "id",
     "title",
@@ -110,12 +117,30 @@ ENTRY_KEYS: tuple[str, ...] = (
     "scope",
     "match",
     "check",
+    "detector",
     "cause",
     "steps",
     "collect",
     "references",
     "examples",
     "source",
+)
+#: What an entry is recognised by: exactly one of these keys.
+_RECOGNISED_BY: tuple[str, ...] = ("match", "check", "detector")
+#: Patterns over many events that the diagnosis looks for, each with what it looks for
+#: (documented in catalog/README.md). An entry with ``detector: <name>`` is what the
+#: diagnosis reports when that pattern is found.
+DETECTORS: Mapping[str, str] = MappingProxyType(
+    {
+        "repeated-discards": (
+            "two or more 6274 discards within one authentication attempt that the extension "
+            "did not fail itself"
+        ),
+        "no-nps-decisions": (
+            "the extension logged authentication decisions but the Security events hold no "
+            "6272/6273 at all although a Security export was read"
+        ),
+    }
 )
 #: Every key a match rule may carry. ``fallback`` is not counted in a rule's specificity.
 RULE_KEYS: tuple[str, ...] = (
@@ -366,7 +391,13 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One validated catalog entry (field meanings: catalog/README.md)."""
+    """One validated catalog entry (field meanings: catalog/README.md).
+
+    An entry is recognised by exactly one of: its match ``rules`` (one finding), its
+    configuration ``check`` (registry dumps), or a ``detector`` name (a pattern over many
+    events that the diagnosis looks for; :data:`DETECTORS`). Check and detector entries have
+    no rules.
+    """
 
     id: str
     title: str
@@ -382,6 +413,7 @@ class CatalogEntry:
     source: str
     file: str
     check: ConfigCheck | None = None
+    detector: str | None = None
 
     @property
     def family(self) -> str:
@@ -404,8 +436,9 @@ class CatalogEntry:
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready data.
 
-        ``match`` is always a list of rules (empty for a check entry); ``check`` is the
-        configuration check, or None for an entry that matches findings.
+        ``match`` is always a list of rules (empty for a check or detector entry); ``check``
+        is the configuration check and ``detector`` the detector's name, each None when the
+        entry is recognised otherwise.
         """
         return {
             "id": self.id,
@@ -415,6 +448,7 @@ class CatalogEntry:
             "scope": self.scope,
             "match": [rule.to_dict() for rule in self.rules],
             "check": self.check.to_dict() if self.check is not None else None,
+            "detector": self.detector,
             "cause": self.cause,
             "steps": list(self.steps),
             "collect": list(self.collect),
@@ -441,10 +475,16 @@ class Catalog:
         self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
         self._by_id = {entry.id: entry for entry in self.entries}
         self._checks = tuple(entry for entry in self.entries if entry.check is not None)
+        self._detectors = {
+            entry.detector: entry for entry in self.entries if entry.detector is not None
+        }
         by_code: dict[str, list[tuple[CatalogEntry, MatchRule]]] = {}
         codeless: list[tuple[CatalogEntry, MatchRule]] = []
         fallbacks: list[tuple[CatalogEntry, MatchRule]] = []
         for entry in self.entries:
+            if entry.detector is not None:
+                # A pattern over many events is the diagnosis's to find, never one finding's.
+                continue
             for rule in entry.rules:
                 if rule.fallback:
                     fallbacks.append((entry, rule))
@@ -467,6 +507,13 @@ class Catalog:
     def checks(self) -> tuple[CatalogEntry, ...]:
         """The configuration-check entries, sorted by id."""
         return self._checks
+
+    def detectors(self) -> dict[str, CatalogEntry]:
+        """The entries the diagnosis raises from a pattern, by detector name (a fresh dict).
+
+        Only detectors some entry names are present; the diagnosis skips the others.
+        """
+        return {name: self._detectors[name] for name in sorted(self._detectors)}
 
     def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self.entries)
@@ -511,7 +558,8 @@ class Catalog:
 
         An entry's specificity is the number of keys in its most specific matching rule,
         so a code plus message (or AADSTS) refinement beats the bare code. Ties are broken
-        by id. Fallback rules are only tried when nothing else matches.
+        by id. Fallback rules are only tried when nothing else matches. Check and detector
+        entries have no rules and are never returned.
         """
         candidates: list[tuple[CatalogEntry, MatchRule]] = list(self._codeless)
         for code in dict.fromkeys(finding.codes):
@@ -627,6 +675,7 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
     sources = _shipped_sources(collector) if paths is None else _path_sources(paths, collector)
     entries: list[CatalogEntry] = []
     first_seen: dict[str, str] = {}
+    detector_owner: dict[str, CatalogEntry] = {}
     for source in sources:
         for entry in _read_source(source, collector):
             if entry.id in first_seen:
@@ -636,6 +685,17 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
                     f"duplicate id (first defined in {first_seen[entry.id]})",
                 )
                 continue
+            if entry.detector is not None:
+                # The diagnosis raises one entry per detector; a second one would be ignored.
+                owner = detector_owner.setdefault(entry.detector, entry)
+                if owner is not entry:
+                    collector.error(
+                        entry.file,
+                        f"entry '{entry.id}'",
+                        f"detector '{entry.detector}' is already named by entry '{owner.id}' "
+                        f"({owner.file})",
+                    )
+                    continue
             first_seen[entry.id] = entry.file
             entries.append(entry)
     if not sources and not collector.errors:
@@ -784,15 +844,13 @@ def _validate_entry(
     for key in raw:
         if key not in ENTRY_KEYS:
             error(f"unknown key '{key}' (expected one of: {', '.join(ENTRY_KEYS)})")
+    recognised_by = [key for key in _RECOGNISED_BY if key in raw]
+    is_detector = recognised_by == ["detector"]
     for key in _REQUIRED_KEYS:
         if key == "match":
-            if "match" in raw and "check" in raw:
-                error(
-                    "has both 'match' and 'check': an entry either matches findings or checks "
-                    "the configuration, not both"
-                )
-            elif "match" not in raw and "check" not in raw:
-                error("missing required key 'match' (or 'check' for a configuration check)")
+            _recognised_by_one(recognised_by, error)
+        elif key == "examples" and is_detector:
+            continue  # a pattern over many events has no single event text to show
         elif key not in raw:
             error(f"missing required key '{key}'")
 
@@ -816,6 +874,7 @@ def _validate_entry(
     examples = _string_list(raw, "examples", error)
     rules = _rules(raw.get("match"), error) if "match" in raw else ()
     check = _check(raw.get("check"), error) if "check" in raw else None
+    detector = _detector(raw.get("detector"), error) if "detector" in raw else None
 
     if steps is not None and not steps and category is not None and category != _BENIGN:
         error(f"steps must not be empty for a '{category}' entry (only not-an-error may omit them)")
@@ -825,7 +884,9 @@ def _validate_entry(
     if references is not None and not references:
         error("references must list at least one https URL")
     if examples is not None and not examples:
-        if "check" in raw:
+        if is_detector:
+            error("examples, when given, must hold at least one text (or leave the key out)")
+        elif "check" in raw:
             error("examples must hold at least one REG QUERY snippet that triggers this check")
         else:
             error("examples must hold at least one event text that matches this entry")
@@ -838,7 +899,7 @@ def _validate_entry(
     assert entry_id is not None and title is not None and cause is not None
     assert category is not None and severity is not None and scope is not None
     assert source is not None and steps is not None and collect is not None
-    assert references is not None and examples is not None
+    assert references is not None and (examples is not None or is_detector)
     return CatalogEntry(
         id=entry_id,
         title=title.strip(),
@@ -850,11 +911,36 @@ def _validate_entry(
         steps=steps,
         collect=collect,
         references=references,
-        examples=examples,
+        examples=examples or (),
         source=source,
         file=file,
         check=check,
+        detector=detector,
     )
+
+
+def _recognised_by_one(present: Sequence[str], error: _Report) -> None:
+    """Report an entry that has none, or more than one, of ``match``, ``check``, ``detector``."""
+    if not present:
+        error(
+            "missing required key 'match' (or 'check' for a configuration check) "
+            "or 'detector' (for a pattern over many events that the diagnosis looks for)"
+        )
+    elif len(present) > 1:
+        quoted = [f"'{key}'" for key in present]
+        named = f"both {quoted[0]} and {quoted[1]}" if len(quoted) == 2 else ", ".join(quoted)
+        error(
+            f"has {named}: an entry either matches findings, checks the configuration "
+            "or names a detector of the diagnosis, only one of them"
+        )
+
+
+def _detector(value: object, error: _Report) -> str | None:
+    """Validate a ``detector`` name: one of :data:`DETECTORS`."""
+    if isinstance(value, str) and value in DETECTORS:
+        return value
+    error(f"detector '{value}' is unknown (known detectors: {', '.join(DETECTORS)})")
+    return None
 
 
 def _string(raw: Mapping[Any, Any], key: str, error: _Report) -> str | None:
@@ -1172,6 +1258,9 @@ def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> Non
 
             for problem in example_problems(entry):
                 collector.warn(entry.file, where, problem)
+            continue
+        if entry.detector is not None:
+            # A detector entry's examples describe the pattern; they have no rule to show.
             continue
         for number, example in enumerate(entry.examples, start=1):
             if not any(_mentions(rule, example) for rule in entry.rules):

@@ -61,10 +61,9 @@ _BENIGN = "not-an-error"
 #: NPS reason codes that only say "an extension DLL dropped (9) or rejected (21) the
 #: request": the cause is in the extension's own events, so these never outrank them.
 POINTER_REASONS = frozenset({9, 21})
-#: Entries that only a symptom rule below may apply (they describe a pattern over many
-#: events, e.g. *repeated* discards, which no single event's match can express).
-CLIENT_TIMEOUT_ID = "nps.client-timeout"
-_ENGINE_ONLY = frozenset({CLIENT_TIMEOUT_ID})
+#: Catalog detectors (patterns over many events) that this module implements.
+REPEATED_DISCARDS_DETECTOR = "repeated-discards"
+NO_NPS_DECISIONS_DETECTOR = "no-nps-decisions"
 #: Two or more discards in one attempt mean the RADIUS client resent while the user was
 #: still answering; a single discard can be the extension filtering a late duplicate.
 REPEATED_DISCARDS = 2
@@ -120,12 +119,16 @@ def _is_extension(finding: Finding) -> bool:
     return finding.kind.startswith("ext.")
 
 
-def diagnose(findings: Iterable[Finding], catalog: Catalog) -> DiagnosisResult:
+def diagnose(
+    findings: Iterable[Finding], catalog: Catalog, *, security_exported: bool = False
+) -> DiagnosisResult:
     """Turn findings into incidents, notices and ranked problems.
 
     Args:
         findings: every finding of one case, in any order.
         catalog: the loaded catalog.
+        security_exported: a Security log export (or the bundle's wevtutil dump of it) was
+            among the inputs, so the absence of NPS decisions in it means something.
 
     Returns:
         Incidents (failures and successes), benign notices, ranked problems and the
@@ -148,7 +151,7 @@ def diagnose(findings: Iterable[Finding], catalog: Catalog) -> DiagnosisResult:
             incidents.append(incident)
     incidents.sort(key=lambda i: (i.start, i.key))
     notices.sort(key=lambda i: (i.start, i.key))
-    problems = _rank_problems(incidents, catalog)
+    problems = _rank_problems(incidents, catalog, security_exported=security_exported)
     return DiagnosisResult(problems, incidents, notices, sorted(unknown))
 
 
@@ -338,7 +341,7 @@ def _choose(
     """
     best: tuple[tuple[int, int, int, int, int], CatalogEntry, Match, Finding] | None = None
     for finding in findings:
-        matches = [m for m in catalog.match(finding) if m.entry.id not in _ENGINE_ONLY]
+        matches = catalog.match(finding)
         if not matches:
             continue
         # The catalog ranks a finding's own matches (a benign refinement beats the bare
@@ -427,7 +430,9 @@ def _because(match: Match, finding: Finding) -> str:
     return f"{' and '.join(parts) or 'matched'} ({where})"
 
 
-def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Problem]:
+def _rank_problems(
+    incidents: Sequence[Incident], catalog: Catalog, *, security_exported: bool
+) -> list[Problem]:
     """One problem per catalog entry among failed incidents (plus symptom rules), ranked."""
     pointer_ids = {f"nps.reason-{code}" for code in POINTER_REASONS}
     # Reason 9/21 say "look at the extension's events"; when those events are in the
@@ -444,9 +449,15 @@ def _rank_problems(incidents: Sequence[Incident], catalog: Catalog) -> list[Prob
             continue
         buckets[diagnosis.entry_id].append(incident)
     problems: list[Problem] = []
-    timeout = _client_timeout_problem(incidents, catalog)
-    if timeout is not None:
-        problems.append(timeout)
+    detectors = catalog.detectors()
+    for detected in (
+        _client_timeout_problem(incidents, detectors.get(REPEATED_DISCARDS_DETECTOR)),
+        _auditing_off_problem(
+            incidents, detectors.get(NO_NPS_DECISIONS_DETECTOR), security_exported
+        ),
+    ):
+        if detected is not None:
+            problems.append(detected)
     for entry_id, members in buckets.items():
         entry = catalog.find(entry_id)
         first = members[0].diagnosis
@@ -526,14 +537,51 @@ def _describe_outages(problems: Sequence[Problem], incidents: Sequence[Incident]
         )
 
 
-def _client_timeout_problem(incidents: Sequence[Incident], catalog: Catalog) -> Problem | None:
+def _auditing_off_problem(
+    incidents: Sequence[Incident], entry: CatalogEntry | None, security_exported: bool
+) -> Problem | None:
+    """The extension decided, a Security export was read, yet NPS logged no 6272/6273 at all.
+
+    Without a Security export the absence proves nothing, so nothing is said then.
+    """
+    if entry is None or not security_exported:
+        return None
+    # Accepted and rejected attempts always end in a 6272 or 6273 when auditing is on; an
+    # exception usually ends in a discard (6274), which is audited by the same setting.
+    decisions = {FindingKind.ACCEPTED, FindingKind.REJECTED}
+    decided = [i for i in incidents if any(f.kind in decisions for f in i.findings)]
+    nps_decisions = {FindingKind.NPS_GRANTED, FindingKind.NPS_DENIED, FindingKind.NPS_DISCARDED}
+    if not decided or any(f.kind in nps_decisions for i in incidents for f in i.findings):
+        return None
+    start = min(i.start for i in decided)
+    end = max(i.end for i in decided)
+    return Problem(
+        entry_id=entry.id,
+        title=entry.title,
+        category=entry.category,
+        severity=entry.severity,
+        confidence="medium",
+        scope=entry.scope,
+        users=[],
+        incident_keys=[],
+        start=start,
+        end=end,
+        because=(
+            f"the extension decided {len(decided)} attempt(s) between {_iso(start)} and "
+            f"{_iso(end)}, but the Security export holds no 6272, 6273 or 6274 event"
+        ),
+    )
+
+
+def _client_timeout_problem(
+    incidents: Sequence[Incident], entry: CatalogEntry | None
+) -> Problem | None:
     """Repeated 6274 discards within attempts that the extension did not fail itself.
 
     When the extension throws (every request of a broken server), NPS discards too and the
     client retries; that is the extension's problem, not the timeout. So only attempts
     that were accepted, unanswered or had nothing but discards count.
     """
-    entry = catalog.find(CLIENT_TIMEOUT_ID)
     if entry is None:
         return None
     # Discards that could not be joined to an attempt (ambiguous) only count when there

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 import npsdiag.catalog as catalog_module
 from npsdiag.catalog import (
     CATEGORIES,
+    DETECTORS,
     ENTRY_KEYS,
     RESPONSE_STATES,
     RULE_KEYS,
@@ -119,10 +120,11 @@ SHIPPED_FILES = (
     "catalog/symptoms.yaml",
     "catalog/system.yaml",
 )
-#: Entries no pasted text can select. nps.client-timeout's rule needs event_id 6274, which only
-#: a typed Security event carries (pasted text has event id 0); tests/test_catalog_nps.py proves
-#: its example with a typed 6274 instead.
-TYPED_EVENT_ONLY = frozenset({"nps.client-timeout"})
+#: The entries the diagnosis raises from a pattern over many events, by detector name.
+DETECTOR_ENTRIES = {
+    "repeated-discards": "nps.client-timeout",
+    "no-nps-decisions": "nps.auditing-off",
+}
 
 # A minimal valid entry, as YAML, for the validation tests.
 VALID_ENTRY = """\
@@ -142,6 +144,22 @@ VALID_ENTRY = """\
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors
   examples:
     - 'ErrorCode:: SAMPLE_ERROR Msg:: broken'
+  source: facts
+"""
+
+# A minimal valid detector entry: no match rule, no examples.
+DETECTOR_ENTRY = """\
+- id: nps.sample-pattern
+  title: Sample pattern
+  category: configuration
+  severity: high
+  scope: server
+  detector: repeated-discards
+  cause: Something repeats.
+  steps:
+    - Fix it.
+  references:
+    - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension
   source: facts
 """
 
@@ -230,7 +248,8 @@ def _shipped_ids() -> list[str]:
     result = check_catalog()
     if result.catalog is None:
         return ["<catalog invalid>"]
-    return [entry.id for entry in result.catalog if entry.check is None]
+    # Detector entries have no rules; their examples (if any) only describe the pattern.
+    return [entry.id for entry in result.catalog if entry.check is None and entry.detector is None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,9 +348,7 @@ def test_benign_entries_are_the_ones_documented_as_benign(shipped: Catalog) -> N
     assert "ext.ip-white-list-warning" not in benign
 
 
-@pytest.mark.parametrize(
-    "entry_id", [entry_id for entry_id in _shipped_ids() if entry_id not in TYPED_EVENT_ONLY]
-)
+@pytest.mark.parametrize("entry_id", _shipped_ids())
 def test_examples_match_their_entry_through_the_real_extractor(entry_id: str) -> None:
     if not HAS_EXTRACTOR:
         pytest.skip("npsdiag.extract is not available yet")
@@ -724,12 +741,123 @@ def test_pyproject_ships_the_catalog_inside_the_package() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Detector entries: patterns over many events, raised by the diagnosis, never matched
+
+
+def test_detector_entry_is_valid_without_rules_or_examples(tmp_path: Path) -> None:
+    rule_entry = _entry_yaml("nps.one-discard", "kind: nps.discarded\nevent_id: 6274\n")
+    result = check_catalog([_write(tmp_path, "d.yaml", DETECTOR_ENTRY + rule_entry)])
+    assert (result.errors, result.warnings) == ((), ())
+    assert result.catalog is not None
+    entry = result.catalog.get("nps.sample-pattern")
+    assert (entry.detector, entry.rules, entry.check, entry.examples) == (
+        "repeated-discards",
+        (),
+        None,
+        (),
+    )
+    assert result.catalog.detectors() == {"repeated-discards": entry}
+    assert entry.to_dict()["detector"] == "repeated-discards"
+    assert entry.to_dict()["match"] == []
+    assert result.catalog.get("nps.one-discard").to_dict()["detector"] is None
+    # A 6274 matches the ordinary entry only, never the detector entry.
+    discard = _finding(FindingKind.NPS_DISCARDED, reason_code=9, event_id=6274)
+    assert [m.entry.id for m in result.catalog.match(discard)] == ["nps.one-discard"]
+
+
+def test_detector_examples_are_descriptive_and_not_linted(tmp_path: Path) -> None:
+    text = DETECTOR_ENTRY + "  examples:\n    - 'Nothing any rule would look for.'\n"
+    result = check_catalog([_write(tmp_path, "d.yaml", text)])
+    assert (result.errors, result.warnings) == ((), ())
+    assert result.catalog is not None
+    entry = result.catalog.get("nps.sample-pattern")
+    assert entry.examples == ("Nothing any rule would look for.",)
+    assert result.catalog.match(_finding(FindingKind.NPS_DISCARDED, text=entry.examples[0])) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "detector: repeated-discards",
+            "detector: slow-clients",
+            "detector 'slow-clients' is unknown (known detectors: repeated-discards, "
+            "no-nps-decisions)",
+        ),
+        ("detector: repeated-discards", "detector: [repeated-discards]", "is unknown (known"),
+        (
+            "  detector: repeated-discards\n",
+            "  detector: repeated-discards\n  match:\n    kind: nps.discarded\n",
+            "has both 'match' and 'detector': an entry either matches findings",
+        ),
+        (
+            "  detector: repeated-discards\n",
+            "  detector: repeated-discards\n  check:\n    key: azuremfa\n    when: missing\n",
+            "has both 'check' and 'detector'",
+        ),
+        (
+            "  detector: repeated-discards\n",
+            "  detector: repeated-discards\n  match: {kind: nps.discarded}\n"
+            "  check: {key: azuremfa, when: missing}\n",
+            "has 'match', 'check', 'detector'",
+        ),
+        (
+            "  detector: repeated-discards\n",
+            "",
+            "missing required key 'match' (or 'check' for a configuration check) or 'detector'",
+        ),
+        ("  source: facts", "  examples: []\n  source: facts", "examples, when given, must hold"),
+    ],
+)
+def test_bad_detector_entries_are_reported(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in DETECTOR_ENTRY
+    errors = _errors(tmp_path, "bad.yaml", DETECTOR_ENTRY.replace(old, new))
+    assert any(expected in error for error in errors), errors
+    assert all(
+        error.startswith(f"{tmp_path / 'bad.yaml'}: entry 'nps.sample-pattern': ")
+        for error in errors
+    )
+
+
+def test_a_detector_is_named_by_one_entry_only(tmp_path: Path) -> None:
+    second = DETECTOR_ENTRY.replace("nps.sample-pattern", "nps.other-pattern")
+    path = _write(tmp_path, "d.yaml", DETECTOR_ENTRY + second)
+    assert check_catalog([path]).errors == (
+        f"{path}: entry 'nps.other-pattern': detector 'repeated-discards' is already named by "
+        f"entry 'nps.sample-pattern' ({path})",
+    )
+
+
+def test_every_detector_has_a_one_line_description() -> None:
+    assert tuple(DETECTORS) == ("repeated-discards", "no-nps-decisions")
+    for name, description in DETECTORS.items():
+        assert description.strip() == description and "\n" not in description, name
+    assert "6274" in DETECTORS["repeated-discards"]
+    assert "6272/6273" in DETECTORS["no-nps-decisions"]
+
+
+def test_shipped_detectors_map_to_their_entries(shipped: Catalog) -> None:
+    detectors = shipped.detectors()
+    assert {name: entry.id for name, entry in detectors.items()} == DETECTOR_ENTRIES
+    assert detectors is not shipped.detectors()  # callers may not change the catalog's own
+    detector_ids = set(DETECTOR_ENTRIES.values())
+    assert {entry.id for entry in shipped if entry.detector is not None} == detector_ids
+    for reason in (None, 9, 999):
+        discard = _finding(FindingKind.NPS_DISCARDED, reason_code=reason, event_id=6274)
+        ids = [m.entry.id for m in shipped.match(discard)]
+        assert ids and not set(ids) & detector_ids
+
+
+# ---------------------------------------------------------------------------------------------
 # Documentation and schema stay in step with the validator
 
 
 def test_readme_documents_every_field_and_value() -> None:
     readme = (CATALOG_DIR / "README.md").read_text(encoding="utf-8")
     values = CATEGORIES + SEVERITIES + SCOPES + SOURCES + RESPONSE_STATES + ENTRY_KEYS + RULE_KEYS
+    values += tuple(DETECTORS)
     missing = [value for value in values if f"`{value}`" not in readme]
     assert missing == []
     for severity in SEVERITIES:
@@ -749,6 +877,7 @@ def test_schema_enums_match_the_validator() -> None:
     assert tuple(rule["properties"]["response_state"]["enum"]) == RESPONSE_STATES
     assert set(rule["properties"]["kind"]["enum"]) == set(catalog_module._KINDS)
     assert entry["properties"]["id"]["pattern"] == catalog_module._ID_PATTERN.pattern
+    assert tuple(entry["properties"]["detector"]["enum"]) == tuple(DETECTORS)
 
 
 def test_shipped_yaml_validates_against_the_schema() -> None:
@@ -758,6 +887,31 @@ def test_shipped_yaml_validates_against_the_schema() -> None:
     schema = json.loads((CATALOG_DIR / "schema.json").read_text(encoding="utf-8"))
     for path in sorted(CATALOG_DIR.glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+def test_schema_takes_exactly_one_of_match_check_and_detector() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = json.loads((CATALOG_DIR / "schema.json").read_text(encoding="utf-8"))
+    assert schema["$defs"]["entry"]["oneOf"] == [
+        {"required": ["match"]},
+        {"required": ["check"]},
+        {"required": ["detector"]},
+    ]
+    detector = yaml.safe_load(DETECTOR_ENTRY)[0]
+    rule = yaml.safe_load(VALID_ENTRY)[0]
+    jsonschema.validate([detector], schema)  # examples are optional for a detector entry
+    rule_without_examples = {key: value for key, value in rule.items() if key != "examples"}
+    bad = (
+        {**detector, "match": {"kind": "nps.discarded"}},
+        {**detector, "detector": "slow-clients"},
+        {key: value for key, value in detector.items() if key != "detector"},
+        rule_without_examples,
+    )
+    for entry in bad:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate([entry], schema)
 
 
 def test_docs_page_names_every_command() -> None:
@@ -828,6 +982,23 @@ def test_show_by_id_and_by_code(cli: tuple[CliRunner, typer.Typer]) -> None:
     data = json.loads(folded.stdout)
     assert data["id"] == "ext.user-not-found"
     assert data["related"] == ["ext.user-not-found.not-in-entra"]
+
+
+def test_show_a_detector_entry(cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    shown = runner.invoke(app, ["catalog", "show", "nps.client-timeout"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert "detector: repeated-discards" in lines[2]
+    expected = f"Raised by the diagnosis when: {DETECTORS['repeated-discards']}"
+    assert expected in lines
+    assert "Matches when:" not in shown.stdout and "Fires when:" not in shown.stdout
+    assert "Examples:" in shown.stdout  # its example is kept as a description
+    silent = runner.invoke(app, ["catalog", "show", "nps.auditing-off"])
+    assert f"Raised by the diagnosis when: {DETECTORS['no-nps-decisions']}" in silent.stdout
+    assert "Next steps:" in silent.stdout and "Examples:" not in silent.stdout
+    data = json.loads(runner.invoke(app, ["catalog", "show", "nps.auditing-off", "--json"]).stdout)
+    assert (data["detector"], data["match"], data["examples"]) == ("no-nps-decisions", [], [])
 
 
 def test_show_unknown_id_is_a_usage_error(cli: tuple[CliRunner, typer.Typer]) -> None:

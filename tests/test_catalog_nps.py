@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from npsdiag.catalog import Catalog, CatalogEntry, Match, MatchRule, check_catalog, load_catalog
+from npsdiag.catalog import DETECTORS, Catalog, CatalogEntry, Match, check_catalog, load_catalog
 from npsdiag.extract import extract, finding_from_text
 from npsdiag.model import Event, Finding, FindingKind
 
@@ -58,9 +58,12 @@ SERVER_SCOPE = frozenset({1, 2, 3, 4, 5, 6, 10, 32, 48, 49, 66, 113, 261, 271})
 USER_SCOPE = frozenset({7, 8, 16, 17, 33, 34, 35, 36, 37, 38, 64, 65, 67, 72})
 #: First-factor and policy failures: NPS refused before the extension was asked.
 FIRST_FACTOR = frozenset({7, 8, 16, 48, 49, 65, 66})
-#: Entries the diagnosis applies to a pattern of findings, never to a single one: they may
-#: match one finding, but must not be what a single finding is explained by.
-ENGINE_ONLY = frozenset({"nps.client-timeout"})
+#: Entries the diagnosis raises from a pattern over many events, by detector name: they have no
+#: match rule, so no single finding is ever explained by them.
+DETECTOR_ENTRIES = {
+    "repeated-discards": "nps.client-timeout",
+    "no-nps-decisions": "nps.auditing-off",
+}
 
 _KIND_IDS = {FindingKind.NPS_DENIED: 6273, FindingKind.NPS_DISCARDED: 6274}
 
@@ -133,8 +136,10 @@ def _security_event(
 
 
 def _single(catalog: Catalog, finding: Finding) -> list[Match]:
-    """The matches that can explain one finding on its own (engine-only entries left out)."""
-    return [match for match in catalog.match(finding) if match.entry.id not in ENGINE_ONLY]
+    """The matches that explain one finding, proven free of detector entries."""
+    matches = catalog.match(finding)
+    assert not [match.entry.id for match in matches if match.entry.detector is not None]
+    return matches
 
 
 def _extracted(event: Event) -> Finding:
@@ -153,8 +158,9 @@ def test_own_files_are_valid_and_lint_clean() -> None:
     assert result.warnings == ()
     assert result.catalog is not None
     ids = [entry.id for entry in result.catalog]
-    # 92 reason codes, granted, discarded, client timeout, unknown reason; 7 System entries.
-    assert sum(entry_id.startswith("nps.") for entry_id in ids) == len(REASON_CODES) + 4
+    # 92 reason codes, granted, discarded, client timeout, auditing off, unknown reason; 7 System
+    # entries.
+    assert sum(entry_id.startswith("nps.") for entry_id in ids) == len(REASON_CODES) + 5
     assert sum(entry_id.startswith("sys.") for entry_id in ids) == 7
 
 
@@ -249,9 +255,8 @@ def test_typed_security_event_is_explained_by_its_reason_entry(
     matches = _single(catalog, finding)
     assert matches[0].entry.id == f"nps.reason-{code}"
     assert matches[0].specificity == 2
-    if event_id == 6274:
-        # The diagnosis needs the repeated-discard entry among the candidates.
-        assert "nps.client-timeout" in [match.entry.id for match in catalog.match(finding)]
+    # Repeated discards are the diagnosis's to find: one 6274 never selects nps.client-timeout.
+    assert "nps.client-timeout" not in [match.entry.id for match in matches]
 
 
 @pytest.mark.parametrize("code", [0, 16, 21, 48, 271])
@@ -268,17 +273,17 @@ def test_a_bare_number_is_read_as_a_reason_code(catalog: Catalog, code: int) -> 
 def test_examples_match_their_entry_through_the_extractor(
     catalog: Catalog, entry: CatalogEntry
 ) -> None:
-    assert entry.examples
+    assert entry.examples or entry.detector is not None
     for example in entry.examples:
         finding = finding_from_text(example)
         matches = catalog.match(finding)
         assert matches, f"{entry.id}: example matched nothing: {example[:80]}"
-        if entry.id in ENGINE_ONLY:
-            # Pasted text has no event id, so the entry never claims it; a real 6274 with the
-            # same text makes it a candidate for the diagnosis.
+        if entry.detector is not None:
+            # A detector entry's example shows one event of the pattern; neither pasted nor as
+            # a typed 6274 does that event select the entry (only the diagnosis raises it).
             assert entry.id not in [match.entry.id for match in matches]
             typed = _extracted(_security_event(6274, message=example))
-            assert entry.id in [match.entry.id for match in catalog.match(typed)]
+            assert entry.id not in [match.entry.id for match in catalog.match(typed)]
             continue
         assert matches[0].entry.id == entry.id, (
             f"{entry.id}: best match is {matches[0].entry.id} for {example[:80]}"
@@ -321,13 +326,54 @@ def test_granted_and_plain_discards_are_benign(catalog: Catalog) -> None:
 def test_client_timeout_is_left_to_the_diagnosis(catalog: Catalog) -> None:
     entry = catalog.get("nps.client-timeout")
     assert (entry.category, entry.severity, entry.scope) == ("configuration", "high", "server")
-    assert entry.rules == (MatchRule(kind=FindingKind.NPS_DISCARDED, event_id=6274),)
+    assert entry.detector == "repeated-discards"
+    assert entry.rules == ()
+    assert entry.check is None
     steps = " ".join(entry.steps)
     assert "60 seconds" in steps and "remoteauthtimeout" in steps and "30-60" in steps
-    discard = _extracted(_security_event(6274, 9, "discarded"))
-    assert "nps.client-timeout" in [match.entry.id for match in catalog.match(discard)]
-    denied = _extracted(_security_event(6273, 16, "wrong password"))
-    assert "nps.client-timeout" not in [match.entry.id for match in catalog.match(denied)]
+    assert catalog.detectors()["repeated-discards"] is entry
+    assert entry.to_dict()["detector"] == "repeated-discards" and entry.to_dict()["match"] == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _security_event(6274, 9, "discarded"),
+        _security_event(6274),
+        _security_event(6274, 999, "Something new."),
+        _security_event(6273, 16, "wrong password"),
+    ],
+    ids=["6274-reason-9", "6274-no-reason", "6274-unknown-reason", "6273-reason-16"],
+)
+def test_no_single_nps_event_selects_a_detector_entry(catalog: Catalog, event: Event) -> None:
+    ids = [match.entry.id for match in catalog.match(_extracted(event))]
+    assert ids  # every discard and denial is explained by an ordinary entry
+    assert not set(ids) & set(DETECTOR_ENTRIES.values())
+
+
+def test_each_detector_is_named_by_its_nps_entry(catalog: Catalog) -> None:
+    detectors = catalog.detectors()
+    assert {name: entry.id for name, entry in detectors.items()} == DETECTOR_ENTRIES
+    assert set(detectors) == set(DETECTORS)
+    for name, entry in detectors.items():
+        assert entry.detector == name and entry.rules == () and entry.file.endswith("nps.yaml")
+
+
+def test_auditing_off_says_how_to_turn_nps_auditing_on(catalog: Catalog) -> None:
+    entry = catalog.get("nps.auditing-off")
+    assert (entry.category, entry.severity, entry.scope) == ("configuration", "medium", "server")
+    assert (entry.detector, entry.rules, entry.source) == ("no-nps-decisions", (), "facts")
+    assert "Network Policy Server" in entry.cause and "6273" in entry.cause
+    steps = entry.steps
+    get = 'auditpol /get /subcategory:"Network Policy Server"'
+    set_ = 'auditpol /set /subcategory:"Network Policy Server" /success:enable /failure:enable'
+    where = [next(i for i, step in enumerate(steps) if text in step) for text in (get, set_)]
+    assert where[0] < where[1]  # look first, then switch it on
+    assert "export" in steps[-1] and "Reproduce" in steps[-1]
+    assert set(entry.references) == {
+        "https://learn.microsoft.com/windows/security/threat-protection/auditing/audit-network-policy-server",
+        "https://learn.microsoft.com/troubleshoot/windows-server/networking/troubleshoot-network-policy-server",
+    }
 
 
 def test_unknown_reason_code_is_never_dropped(catalog: Catalog) -> None:

@@ -952,7 +952,11 @@ def test_readme_and_schema_document_the_check_language() -> None:
     assert tuple(check["properties"]["when"]["enum"]) == CHECK_WHEN
     assert tuple(check["properties"]["dump"]["enum"]) == CHECK_DUMPS
     assert tuple(check["properties"]["key"]["oneOf"][0]["enum"]) == tuple(REGISTRY_KEYS)
-    assert schema["$defs"]["entry"]["oneOf"] == [{"required": ["match"]}, {"required": ["check"]}]
+    assert schema["$defs"]["entry"]["oneOf"] == [
+        {"required": ["match"]},
+        {"required": ["check"]},
+        {"required": ["detector"]},
+    ]
 
 
 def test_schema_accepts_the_config_file_and_rejects_both_or_neither() -> None:

@@ -363,3 +363,15 @@ def test_unknown_nps_reason_codes_are_listed(catalog) -> None:  # type: ignore[n
     diagnosis = result.incidents[0].diagnosis
     assert diagnosis is not None
     assert diagnosis.entry_id == "nps.unknown-reason"
+
+
+def test_extension_decisions_without_any_nps_decision_mean_auditing_is_off(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [_accepted(0, CID_A, "ann@contoso.com"), _rejected(60, CID_B, "ben@contoso.com")]
+    ids = [p.entry_id for p in diagnose(findings, catalog, security_exported=True).problems]
+    assert "nps.auditing-off" in ids
+    # Without a Security export nothing can be said about auditing.
+    assert "nps.auditing-off" not in [p.entry_id for p in diagnose(findings, catalog).problems]
+    # One NPS decision is enough to show that auditing works.
+    with_nps = [*findings, _security(0.01, 6272, "ann@contoso.com", "CONTOSO\\ann")]
+    ids = [p.entry_id for p in diagnose(with_nps, catalog, security_exported=True).problems]
+    assert "nps.auditing-off" not in ids

@@ -171,16 +171,22 @@ def _related(catalog: Catalog, entry: CatalogEntry) -> list[CatalogEntry]:
 
 
 def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
+    from npsdiag.catalog import DETECTORS
+
+    detector = f"   detector: {entry.detector}" if entry.detector is not None else ""
     lines = [
         f"{entry.id}  {entry.title}",
         f"  category: {entry.category}   severity: {entry.severity}   scope: {entry.scope}"
         f"   source: {entry.source}",
-        f"  file: {entry.file}",
+        f"  file: {entry.file}{detector}",
         "",
     ]
     if entry.check is not None:
         # Configuration checks test registry dumps, not events.
         lines += ["Fires when:", "     " + entry.check.describe()]
+    elif entry.detector is not None:
+        # A pattern over many events: no rule says when, the detector's description does.
+        lines.append(f"Raised by the diagnosis when: {DETECTORS[entry.detector]}")
     else:
         lines.append("Matches when:")
         for number, rule in enumerate(entry.rules):
@@ -197,8 +203,10 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
         lines += [_indent(item, first="  - ") for item in entry.collect]
     lines += ["", "References:"]
     lines += [f"  - {url}" for url in entry.references]
-    lines += ["", "Examples:"]
-    lines += [_indent(example, first="  - ") for example in entry.examples]
+    if entry.examples:
+        # Detector entries may have none: their evidence is a pattern, not one event.
+        lines += ["", "Examples:"]
+        lines += [_indent(example, first="  - ") for example in entry.examples]
     if related:
         lines += ["", "Related entries:"]
         lines += [f"  - {other.id}  {other.title}" for other in related]
