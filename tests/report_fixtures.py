@@ -1,10 +1,17 @@
 """A fixed Analysis for the report tests, and the deliberate golden-file regeneration.
 
 The analysis describes one morning on one NPS server: a server-wide token problem that
-hits seven users, one user missing from Entra ID, one unanswered challenge, one
-accepted sign-in, one unknown code, two benign notices and six inputs in every read
-state. Message texts of the extension are the product's own strings (typos included);
-the CLIENT_CERT_IDENTIFIER text is made up, because no verbatim sample is known.
+hits seven users, one user missing from Entra ID, one unanswered challenge (during which
+NPS discarded a resent request, 6274), a wrong password (the extension ignores the
+AccessReject, NPS denies with reason 16), two accepted sign-ins, one unknown code, two
+benign notices and six inputs in every read state. One person appears under two name
+forms: ``CONTOSO\\carol`` in the token error and ``carol@contoso.com`` in the wrong
+password; their findings share the identity key ``carol``, so the per-user view shows
+one user. Alice fails, then signs in once the morning is over (6272).
+
+Message texts of the extension are the product's own strings (typos included); the
+CLIENT_CERT_IDENTIFIER text is made up, because no verbatim sample is known. Identity
+keys are normalised as the extractor does it (lower case, no domain, no ``@suffix``).
 
 Regenerate the golden files on purpose, never inside a normal test run::
 
@@ -49,6 +56,7 @@ SECURITY_LOG = BUNDLE + "!NPS/Security.evtx"
 ESTS_ENTRY = "ext.ests-token-error.certificate"
 NOT_FOUND_ENTRY = "ext.response.user-not-found"
 NO_ANSWER_ENTRY = "ext.challenge.no-answer"
+WRONG_PASSWORD_ENTRY = "nps.reason-16"
 WHITELIST_ENTRY = "ext.notice.ip-whitelist-missing"
 NAS_ENTRY = "ext.notice.nas-attributes-missing"
 
@@ -70,6 +78,11 @@ def golden_path(name: str) -> Path:
 
 def _at(minutes: float) -> datetime:
     return BASE + timedelta(minutes=minutes)
+
+
+def _key(user: str) -> str:
+    """The identity key of ``user``: what ``CONTOSO\\carol`` and ``carol@contoso.com`` share."""
+    return user.rpartition("\\")[2].partition("@")[0].lower()
 
 
 def _event(
@@ -118,28 +131,60 @@ def _ests_message(cid: str, user: str, minutes: float) -> str:
     )
 
 
-def _security_denied(minutes: float, user: str, reason_code: int, reason: str) -> Event:
+def _security(
+    minutes: float,
+    event_id: int,
+    user: str,
+    reason_code: int | None = None,
+    reason: str | None = None,
+    *,
+    resolved: str | None = None,
+) -> Event:
+    """A Security 6272/6273/6274 for ``user`` (as sent; ``resolved`` is NPS's DOMAIN\\sam)."""
+    fields = {
+        "SubjectUserName": user,
+        "FullyQualifiedSubjectUserName": resolved or "-",
+        "CallingStationID": "203.0.113.50",
+        "NASIPv4Address": "10.0.0.20",
+        "ClientName": "vpn-gw-01",
+        "ClientIPAddress": "10.0.0.20",
+        "NetworkPolicyName": "VPN users",
+        "AuthenticationProvider": "Windows",
+    }
+    if reason_code is not None:
+        fields["ReasonCode"] = str(reason_code)
+        fields["Reason"] = reason or ""
     return _event(
         minutes,
-        6273,
+        event_id,
         None,
         SECURITY_LOG,
         channel="Security",
         provider=SECURITY,
         level=0,
         record_id=88000 + int(minutes * 10),
-        keywords="0x8010000000000000",
-        fields={
-            "SubjectUserName": user,
-            "CallingStationID": "203.0.113.50",
-            "NASIPv4Address": "10.0.0.20",
-            "ClientName": "vpn-gw-01",
-            "ClientIPAddress": "10.0.0.20",
-            "NetworkPolicyName": "VPN users",
-            "AuthenticationProvider": "Windows",
-            "ReasonCode": str(reason_code),
-            "Reason": reason,
-        },
+        keywords="0x8020000000000000" if event_id == 6272 else "0x8010000000000000",
+        fields=fields,
+    )
+
+
+def _security_denied(minutes: float, user: str, reason_code: int, reason: str) -> Event:
+    return _security(minutes, 6273, user, reason_code, reason)
+
+
+def _nps_finding(event: Event, kind: str, user: str, reason_code: int | None) -> Finding:
+    resolved = event.fields.get("FullyQualifiedSubjectUserName", "-")
+    aliases = (_key(resolved),) if resolved != "-" and _key(resolved) != _key(user) else ()
+    return Finding(
+        event=event,
+        kind=kind,
+        user=user,
+        user_key=_key(user),
+        reason_code=reason_code,
+        client_ip="10.0.0.20",
+        client_name="vpn-gw-01",
+        nas_ip="10.0.0.20",
+        user_aliases=aliases,
     )
 
 
@@ -170,7 +215,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                 codes=("ESTS_TOKEN_ERROR",),
                 cid=cid,
                 user=user,
-                user_key=user.lower(),
+                user_key=_key(user),
                 aadsts=("AADSTS700027",),
                 trace_id="5e4c2a9b-1f0d-4a57-9b1e-2d1c0f8e7a61",
                 correlation_id="0b6f4a8e-3c2d-4e1f-8a9b-7c6d5e4f3a21",
@@ -189,7 +234,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     ),
                     kind=FindingKind.NPS_DENIED,
                     user=user,
-                    user_key=user.lower(),
+                    user_key=_key(user),
                     reason_code=21,
                     client_ip="10.0.0.20",
                     client_name="vpn-gw-01",
@@ -241,7 +286,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     codes=("UserNotFound",),
                     cid=not_found_cid,
                     user="heidi@contoso.com",
-                    user_key="heidi@contoso.com",
+                    user_key="heidi",
                     detail="MSODS Graph call returned user not found error.",
                 ),
                 Finding(
@@ -255,7 +300,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     ),
                     kind=FindingKind.NPS_DENIED,
                     user="heidi@contoso.com",
-                    user_key="heidi@contoso.com",
+                    user_key="heidi",
                     reason_code=21,
                     client_ip="10.0.0.20",
                     client_name="vpn-gw-01",
@@ -286,7 +331,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
             key=challenge_cid,
             user="ivan@contoso.com",
             start=_at(31),
-            end=_at(31),
+            end=_at(31.08),
             outcome="no-answer",
             findings=[
                 Finding(
@@ -302,9 +347,25 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     kind=FindingKind.CHALLENGE,
                     cid=challenge_cid,
                     user="ivan@contoso.com",
-                    user_key="ivan@contoso.com",
+                    user_key="ivan",
                     state="300c9d6c-7734-4165-83d3-212e73aee286",
-                )
+                ),
+                # The VPN server resent the request while the extension waited for Ivan;
+                # NPS dropped the copy (the reason of a 6274 here is the generator's too).
+                _nps_finding(
+                    _security(
+                        31.08,
+                        6274,
+                        "ivan@contoso.com",
+                        9,
+                        "An NPS extension dynamic link library (DLL) that is installed on the "
+                        "NPS server discarded the connection request.",
+                        resolved="CONTOSO\\ivan",
+                    ),
+                    FindingKind.NPS_DISCARDED,
+                    "ivan@contoso.com",
+                    9,
+                ),
             ],
             diagnosis=Diagnosis(
                 entry_id=NO_ANSWER_ENTRY,
@@ -341,7 +402,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     ),
                     kind=FindingKind.NPS_GRANTED,
                     user="judy@contoso.com",
-                    user_key="judy@contoso.com",
+                    user_key="judy",
                     client_name="vpn-gw-01",
                 )
             ],
@@ -371,11 +432,86 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
                     codes=("CLIENT_CERT_IDENTIFIER",),
                     cid=unknown_cid,
                     user="kim@contoso.com",
-                    user_key="kim@contoso.com",
+                    user_key="kim",
                 )
             ],
             cid=unknown_cid,
             codes=("CLIENT_CERT_IDENTIFIER",),
+        )
+    )
+
+    wrong_password_key = "carol@contoso.com|2026-01-14T09:54:00Z"
+    ignoring_message = (
+        "NPS Extension for Azure MFA: \r\nNPS Extension for Azure MFA only performs Secondary "
+        "Auth for Radius requests in AccessAccept State. Request received for User "
+        "carol@contoso.com with response state AccessReject, ignoring request."
+    )
+    wrong_password = Diagnosis(
+        entry_id=WRONG_PASSWORD_ENTRY,
+        title="Wrong user name or password",
+        category="user",
+        severity="medium",
+        confidence="high",
+        because="NPS reason code 16 in the Security event.",
+    )
+    incidents.append(
+        Incident(
+            key=wrong_password_key,
+            user="carol@contoso.com",
+            start=_at(54),
+            end=_at(54.01),
+            outcome="rejected",
+            findings=[
+                Finding(
+                    event=_event(
+                        54,
+                        1,
+                        ignoring_message,
+                        OPTIONAL_LOG,
+                        channel="AuthZOptCh",
+                        level=4,
+                        record_id=340,
+                    ),
+                    kind=FindingKind.IGNORED,
+                    user="carol@contoso.com",
+                    user_key="carol",
+                    response_state="AccessReject",
+                ),
+                _nps_finding(
+                    _security(
+                        54.01,
+                        6273,
+                        "carol@contoso.com",
+                        16,
+                        "Authentication failed due to a user credentials mismatch. Either the "
+                        "user name provided does not match an existing user account or the "
+                        "password was incorrect.",
+                        resolved="CONTOSO\\carol",
+                    ),
+                    FindingKind.NPS_DENIED,
+                    "carol@contoso.com",
+                    16,
+                ),
+            ],
+            diagnosis=wrong_password,
+        )
+    )
+
+    incidents.append(
+        Incident(
+            key="alice@contoso.com|2026-01-14T09:56:00Z",
+            user="alice@contoso.com",
+            start=_at(56),
+            end=_at(56),
+            outcome="accepted",
+            findings=[
+                _nps_finding(
+                    _security(56, 6272, "alice@contoso.com", resolved="CONTOSO\\alice"),
+                    FindingKind.NPS_GRANTED,
+                    "alice@contoso.com",
+                    None,
+                )
+            ],
         )
     )
 
@@ -408,6 +544,20 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
             because="Entra ID answered UserNotFound for heidi@contoso.com.",
         ),
         Problem(
+            entry_id=WRONG_PASSWORD_ENTRY,
+            title=wrong_password.title,
+            category="user",
+            severity="medium",
+            confidence="high",
+            scope="user",
+            users=["carol@contoso.com"],
+            incident_keys=[wrong_password_key],
+            start=_at(54),
+            end=_at(54.01),
+            because="NPS denied carol@contoso.com with reason code 16 (credentials mismatch) "
+            "before the extension was asked for MFA.",
+        ),
+        Problem(
             entry_id=NO_ANSWER_ENTRY,
             title="Challenge sent but never answered",
             category="user",
@@ -417,7 +567,7 @@ def _incidents() -> tuple[list[Incident], list[Problem]]:
             users=["ivan@contoso.com"],
             incident_keys=[challenge_cid],
             start=_at(31),
-            end=_at(31),
+            end=_at(31.08),
             because="A challenge was sent to ivan@contoso.com and no answer came back.",
         ),
     ]
@@ -560,7 +710,7 @@ def build_analysis() -> Analysis:
 
 
 def build_options() -> ReportOptions:
-    """Options for the golden files: default layout plus guidance for the three problems."""
+    """Options for the golden files: default layout plus guidance for the four problems."""
     return ReportOptions(
         guidance={
             ESTS_ENTRY: Guidance(
@@ -589,6 +739,14 @@ def build_options() -> ReportOptions:
                 ),
                 references=(
                     "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors",
+                ),
+            ),
+            WRONG_PASSWORD_ENTRY: Guidance(
+                cause="The directory refused the password (or found no account for the name "
+                "as typed), so NPS denied the request before MFA was attempted.",
+                steps=(
+                    "Have the user type the password again and check the account for lockout.",
+                    "Remove passwords saved on the user's devices if the failures repeat.",
                 ),
             ),
             NO_ANSWER_ENTRY: Guidance(

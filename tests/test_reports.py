@@ -44,7 +44,7 @@ from npsdiag.report import (
     render_report,
     write_report,
 )
-from npsdiag.report._view import display_text, format_time, json_text, shorten
+from npsdiag.report._view import display_text, format_time, json_text, nps_decision, shorten
 from npsdiag.report.csv import COLUMNS, neutralise_formula
 from npsdiag.report.markdown import code_block, code_span, escape_cell, escape_inline
 from tests.report_fixtures import REGEN_VARIABLE, build_analysis, build_options, golden_path
@@ -234,8 +234,8 @@ class _TagCollector(HTMLParser):
 # A small JSON Schema (2020-12 subset) checker, used when ``jsonschema`` is not installed.
 # It covers every keyword docs/report.schema.json uses and fails on any other keyword.
 _SUPPORTED_KEYWORDS = {
-    "$schema", "$id", "$ref", "$defs", "title", "description", "type", "const", "required",
-    "properties", "additionalProperties", "items", "minimum", "pattern", "anyOf",
+    "$schema", "$id", "$ref", "$defs", "title", "description", "type", "const", "enum",
+    "required", "properties", "additionalProperties", "items", "minimum", "pattern", "anyOf",
 }  # fmt: skip
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda value: isinstance(value, dict),
@@ -264,6 +264,8 @@ def schema_errors(
         return errors
     if "const" in schema and value != schema["const"]:
         errors.append(f"{where}: expected {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: expected one of {schema['enum']!r}")
     if "type" in schema:
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         if not any(_JSON_TYPES[name](value) for name in types):
@@ -322,8 +324,9 @@ def test_golden_file(name: str) -> None:
 
 def test_golden_terminal_shows_what_matters_first() -> None:
     text = golden_path("terminal").read_text(encoding="utf-8")
-    assert text.index("Problems (3)") < text.index("Incidents (11)")
-    assert text.index("Incidents (11)") < text.index("Could not be read (4)")
+    assert text.index("Problems (4)") < text.index("Affected users (10)")
+    assert text.index("Affected users (10)") < text.index("Incidents (13)")
+    assert text.index("Incidents (13)") < text.index("Could not be read (4)")
     assert "and 2 more" in text  # 7 users, 5 shown
     assert "2 benign notices" in text
     assert "C:\\export\\System.evtx" in text
@@ -430,7 +433,7 @@ def test_guidance_from_the_shipped_catalog() -> None:
 def test_problem_cause_comes_from_guidance() -> None:
     document = json.loads(render("json", build_analysis(), build_options()))
     assert document["problems"][0]["cause"].startswith("Before it can ask for MFA")
-    assert document["problems"][2]["cause"] is None
+    assert document["problems"][3]["cause"] is None
     html_page = render("html", build_analysis(), build_options())
     assert "<dt>Cause</dt><dd>Before it can ask for MFA" in html_page
 
@@ -562,6 +565,258 @@ def test_json_replaces_lone_surrogates() -> None:
     assert "bad\ufffdtext" in json.loads(text)["incidents"][0]["user"]
 
 
+# --------------------------------------------------------------------------- affected users
+
+
+def person_finding(
+    user: str | None,
+    minutes: float,
+    kind: str = FindingKind.EXCEPTION,
+    *,
+    keys: tuple[str, ...] = (),
+    reason_code: int | None = None,
+) -> Finding:
+    """A finding naming ``user``; ``keys`` are its identity keys (user_key, then aliases)."""
+    event = Event(
+        time=T0 + timedelta(minutes=minutes),
+        channel="Security" if kind.startswith("nps.") else "AuthZAdminCh",
+        provider="test",
+        event_id={"nps.granted": 6272, "nps.denied": 6273, "nps.discarded": 6274}.get(kind, 3),
+        level=0,
+        computer="NPS01",
+        record_id=None,
+        fields={},
+        data=(),
+        message=f"event for {user}",
+        origin="test.evtx",
+    )
+    return Finding(
+        event=event,
+        kind=kind,
+        user=user,
+        user_key=keys[0] if keys else None,
+        user_aliases=keys[1:],
+        reason_code=reason_code,
+    )
+
+
+def person_incident(
+    key: str,
+    user: str | None,
+    minutes: float,
+    outcome: str,
+    *findings: Finding,
+    keys: tuple[str, ...] = (),
+    diagnosis: Diagnosis | None = None,
+) -> Incident:
+    evidence = list(findings) or [person_finding(user, minutes, keys=keys)]
+    times = [finding.event.time for finding in evidence]
+    return Incident(
+        key=key,
+        user=user,
+        start=min(times),
+        end=max(times),
+        outcome=outcome,
+        findings=evidence,
+        diagnosis=diagnosis,
+    )
+
+
+def people_analysis(incidents: list[Incident]) -> Analysis:
+    return Analysis([], incidents, [], [], [], "0.1.0", "npsdiag analyze people")
+
+
+def json_users(analysis: Analysis) -> list[dict[str, Any]]:
+    document = json.loads(render("json", analysis))
+    assert validate_report(document) == []
+    users: list[dict[str, Any]] = document["users"]
+    return users
+
+
+def test_users_merge_the_two_name_forms_of_one_person_in_the_fixture() -> None:
+    users = json_users(build_analysis())
+    assert [user["name"] for user in users] == [
+        "CONTOSO\\carol",  # 2 failures, then everyone with 1, by name
+        "alice@contoso.com",
+        "bob@contoso.com",
+        "dave@contoso.com",
+        "erin@contoso.com",
+        "frank@contoso.com",
+        "grace@contoso.com",
+        "heidi@contoso.com",
+        "ivan@contoso.com",
+        "kim@contoso.com",
+    ]
+    carol = users[0]
+    assert carol["other_names"] == ["carol@contoso.com"]
+    assert carol["identity_keys"] == ["carol"]
+    assert (carol["failed"], carol["succeeded"]) == (2, 0)
+    assert (carol["first_time"], carol["last_time"]) == (
+        "2026-01-14T09:17:00.000000Z",
+        "2026-01-14T09:54:00.600000Z",
+    )
+    first, second = carol["attempts"]
+    assert first["user"] == "CONTOSO\\carol" and first["nps_decision"] is None
+    assert second == {
+        "incident_key": "carol@contoso.com|2026-01-14T09:54:00Z",
+        "user": "carol@contoso.com",
+        "start": "2026-01-14T09:54:00.000000Z",
+        "outcome": "rejected",
+        "diagnosis_id": "nps.reason-16",
+        "title": "Wrong user name or password",
+        "codes": [],
+        "nps_decision": {"event_id": 6273, "reason_code": 16},
+    }
+    alice = users[1]
+    assert (alice["failed"], alice["succeeded"]) == (1, 1)
+    assert alice["attempts"][1]["outcome"] == "accepted"
+    assert alice["attempts"][1]["diagnosis_id"] is None and alice["attempts"][1]["title"] is None
+    assert alice["attempts"][1]["nps_decision"] == {"event_id": 6272, "reason_code": None}
+    ivan = next(user for user in users if user["name"] == "ivan@contoso.com")
+    assert ivan["attempts"][0]["nps_decision"] == {"event_id": 6274, "reason_code": 9}
+    # Judy only succeeded: not an affected user.
+    assert all("judy" not in user["name"] for user in users)
+
+
+def test_users_merge_transitively_across_name_forms_and_exact_names() -> None:
+    incidents = [
+        # The extension logs the UPN; NPS resolves it to CONTOSO\asmith and names both
+        # (user_key and alias); a later attempt uses the bare sAMAccountName.
+        person_incident("a1", "alice.smith@contoso.com", 0, "error", keys=("alice.smith",)),
+        person_incident("a2", "CONTOSO\\asmith", 5, "accepted", keys=("asmith", "alice.smith")),
+        person_incident("a3", "asmith", 10, "accepted", keys=("asmith",)),
+        person_incident("b1", "bob", 1, "error", keys=("bob",)),
+        person_incident("b2", "bob@contoso.com", 2, "no-answer", keys=("bob",)),
+        # No identity key at all: the same exact name is still the same person.
+        person_incident("c1", "Carl", 3, "discarded"),
+        person_incident("c2", "Carl", 4, "unknown"),
+        # Nobody: neither a user nor a key.
+        person_incident("n1", None, 6, "error"),
+    ]
+    users = json_users(people_analysis(incidents))
+    # Two failures each, ordered by name whatever its case ("bob" before "Carl"), then one.
+    assert [user["name"] for user in users] == ["bob", "Carl", "alice.smith@contoso.com"]
+    bob, carl, alice = users
+    assert bob["other_names"] == ["bob@contoso.com"] and bob["identity_keys"] == ["bob"]
+    assert carl["identity_keys"] == [] and carl["failed"] == 2
+    assert alice["other_names"] == ["CONTOSO\\asmith", "asmith"]
+    assert alice["identity_keys"] == ["alice.smith", "asmith"]
+    assert (alice["failed"], alice["succeeded"]) == (1, 2)
+    assert [attempt["incident_key"] for attempt in alice["attempts"]] == ["a1", "a2", "a3"]
+
+
+def test_users_do_not_depend_on_input_order() -> None:
+    analysis = build_analysis()
+    shuffled = replace(
+        analysis,
+        incidents=[
+            replace(incident, findings=list(reversed(incident.findings)))
+            for incident in reversed(analysis.incidents)
+        ],
+    )
+    assert json_users(shuffled) == json_users(analysis)
+    # The name is the form of the earliest incident, not of the first one listed.
+    assert json_users(shuffled)[0]["name"] == "CONTOSO\\carol"
+
+
+def test_users_ignore_people_who_never_failed() -> None:
+    incidents = [
+        person_incident("j1", "judy", 0, "accepted", keys=("judy",)),
+        person_incident("j2", "judy", 1, "ignored", keys=("judy",)),
+    ]
+    assert json_users(people_analysis(incidents)) == []
+    assert "No user has a failed attempt." in render("terminal", people_analysis(incidents))
+    assert "Affected users (0)" in render("html", people_analysis(incidents))
+    assert "## Affected users (0)" in render("markdown", people_analysis(incidents))
+
+
+def test_nps_decision_prefers_an_answer_to_a_discard_then_the_latest() -> None:
+    discard = person_finding("u", 1, FindingKind.NPS_DISCARDED, keys=("u",), reason_code=9)
+    denial = person_finding("u", 2, FindingKind.NPS_DENIED, keys=("u",), reason_code=16)
+    late_discard = person_finding("u", 3, FindingKind.NPS_DISCARDED, keys=("u",), reason_code=9)
+    grant = person_finding("u", 0.5, FindingKind.NPS_GRANTED, keys=("u",))
+    assert nps_decision([discard, denial, late_discard]) is denial
+    assert nps_decision([late_discard, discard]) is late_discard
+    assert nps_decision([denial, grant]) is denial
+    assert nps_decision([person_finding("u", 0, keys=("u",))]) is None
+    incident = person_incident("x", "u", 0, "rejected", discard, denial, late_discard)
+    (user,) = json_users(people_analysis([incident]))
+    assert user["attempts"][0]["nps_decision"] == {"event_id": 6273, "reason_code": 16}
+
+
+def test_users_show_the_nps_decision_in_every_human_format() -> None:
+    terminal = render("terminal", build_analysis(), build_options())
+    section = terminal.split("Affected users (10)")[1].split("Incidents (13)")[0]
+    assert "6273 denied (16)" in section and "6274 discarded (9)" in section
+    assert "6272 granted" in section
+    assert "CONTOSO\\carol (also carol@contoso.com): 2 failed, 0 succeeded" in section
+    markdown = render("markdown", build_analysis(), build_options())
+    assert "| 6273 denied, reason 16 |" in markdown
+    document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
+    carol = document.xpath("//tbody[@id='user-1']")[0]
+    assert "CONTOSO\\carol" in carol.xpath(".//th")[0].text_content()
+    cells = [row.xpath("./td")[-1].text_content() for row in carol.xpath("./tr")[1:]]
+    assert cells == ["-", "6273 denied, reason 16"]
+    assert carol.xpath("./tr[3]/td[1]/a/@href") == ["#incident-12"]
+
+
+def test_terminal_caps_users_and_attempts_per_user() -> None:
+    incidents = [
+        person_incident(f"busy{index}", "busy", index, "error", keys=("busy",))
+        for index in range(8)
+    ]
+    incidents += [
+        person_incident(f"u{index}", f"user{index:02d}", 10 + index, "error", keys=(f"u{index}",))
+        for index in range(25)
+    ]
+    options = ReportOptions(max_terminal_users=20, max_terminal_attempts=5)
+    text = render("terminal", people_analysis(incidents), options)
+    section = text.split("Affected users (26)")[1].split("Incidents (33)")[0]
+    busy = section.split("busy: 8 failed, 0 succeeded")[1].split("user00")[0]
+    assert busy.count("error") == 5 + 1  # five attempts, then the last one's outcome
+    assert "and 3 more (the last at 2026-01-14T09:07:00Z, error)" in busy
+    assert "... and 6 more affected users (see the HTML or JSON report)" in section
+    assert "user18" in section and "user19" not in section
+
+
+def test_hostile_user_names_are_escaped_in_the_users_view() -> None:
+    analysis = hostile_analysis()
+    (user,) = json_users(analysis)  # both incidents share the hostile identity key
+    assert user["name"] == HOSTILE
+    assert user["other_names"] == ['=HYPERLINK("http://evil.invalid","x")']
+    shown = display_text(HOSTILE)
+    page = render("html", analysis, hostile_options())
+    users = lxml.html.document_fromstring(page).xpath("//section[@id='users']")[0]
+    assert users.xpath(".//script") == []
+    assert shown in users.xpath(".//th[@scope='rowgroup']")[0].text_content()
+    markdown = render("markdown", analysis, hostile_options())
+    section = markdown.split("## Affected users (1)")[1].split("## Incidents")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    assert len(rows) == 2 + 2 and all(unescaped_pipes(row) == 7 for row in rows)
+    assert not re.search(r"(?<!\\)<(?!br>)", outside_code(section))
+    terminal = render("terminal", analysis, hostile_options())
+    section = terminal.split("Affected users (1)")[1].split("Incidents (2)")[0]
+    assert "\x1b" not in section and "[bold red]markup[/]" in section.replace("\n", " ")
+    assert not FORBIDDEN_DISPLAY.search(section)
+
+
+def test_not_diagnosed_means_an_unexplained_failure() -> None:
+    terminal = render("terminal", build_analysis(), build_options())
+    judy = next(line for line in terminal.splitlines() if "judy@contoso.com" in line)
+    kim = next(line for line in terminal.splitlines() if line.startswith("2026-01-14T09:52"))
+    assert judy.split()[-1] == "-" and "not diagnosed" not in judy
+    assert kim.endswith("not diagnosed")
+    markdown = render("markdown", build_analysis(), build_options())
+    judy_row = next(line for line in markdown.splitlines() if "| judy@contoso.com |" in line)
+    assert "| accepted |  | - |" in judy_row
+    assert "| kim@contoso.com | error | CLIENT_CERT_IDENTIFIER | not diagnosed |" in markdown
+    document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
+    judy_article = document.xpath("//article[@id='incident-9']")[0].text_content()
+    kim_article = document.xpath("//article[@id='incident-11']")[0].text_content()
+    assert "Nothing to diagnose." in judy_article and "Not diagnosed" not in judy_article
+    assert "Not diagnosed: no catalog entry explains this failure." in kim_article
+
+
 # --------------------------------------------------------------------------- html
 
 
@@ -631,24 +886,107 @@ def test_html_problem_incident_missing_from_report_is_not_linked() -> None:
 
 def test_html_timeline_has_one_row_per_problem_and_one_for_the_rest() -> None:
     document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
-    rows = document.xpath("//svg//g")
-    assert [row.get("class") for row in rows] == ["row-problem"] * 3 + ["row-other"]
-    bars = document.xpath("//svg//g[1]/rect")
+    rows = document.xpath("//svg/g")
+    assert [row.get("class") for row in rows] == ["row-problem"] * 4 + [
+        "row-other",
+        "row-nps-granted",
+        "row-nps-denied",
+        "row-nps-discarded",
+        "legend",
+    ]
+    bars = document.xpath("//svg/g[1]/rect")
     assert len(bars) == 7
     assert "UTC" in document.xpath("//svg/desc")[0].text_content()
     ticks = [text.text_content() for text in document.xpath("//svg/text[@class='tick']")]
-    assert ticks[0] == "2026-01-14 09:00"
+    assert ticks[:3] == ["09:00", "2026-01-14", "09:10"]  # the date under the first time
 
 
 def test_html_timeline_picks_a_bucket_for_long_spans() -> None:
     analysis = build_analysis()
-    late = replace(
-        analysis.incidents[-1], start=T0 + timedelta(days=30), end=T0 + timedelta(days=30)
-    )
-    page = render("html", replace(analysis, incidents=[*analysis.incidents[:-1], late]))
+    incidents = [
+        replace(incident, start=T0 + timedelta(days=30), end=T0 + timedelta(days=30))
+        if incident.user == "kim@contoso.com"
+        else incident
+        for incident in analysis.incidents
+    ]
+    page = render("html", replace(analysis, incidents=incidents))
     document = lxml.html.document_fromstring(page)
     assert "per 1 day" in document.xpath("//svg/desc")[0].text_content()
-    assert len(document.xpath("//svg//rect")) <= 48 * 4
+    assert len(document.xpath("//svg//rect")) <= 48 * 5
+    ticks = [text.text_content() for text in document.xpath("//svg/text[@class='tick']")]
+    assert ticks[0] == "2026-01-14"
+
+
+def nps_marks(page: str, kind: str) -> list[Any]:
+    document = lxml.html.document_fromstring(page)
+    return list(document.xpath(f"//svg/g[@class='row-{kind}']//path"))
+
+
+def test_html_timeline_marks_nps_decisions_at_their_time() -> None:
+    page = render("html", build_analysis(), build_options())
+    granted = nps_marks(page, "nps-granted")
+    denied = nps_marks(page, "nps-denied")
+    discarded = nps_marks(page, "nps-discarded")
+    assert (len(granted), len(denied), len(discarded)) == (2, 3, 1)
+    # Distinct shapes: an arc (circle), a twelve-point X, a triangle.
+    assert "a5.0 5.0" in granted[0].get("d")
+    assert denied[0].get("d").count("L") == 11
+    assert discarded[0].get("d").count("L") == 2
+    # Judy's 6272 at 09:40 on a 09:00-10:00 axis from x=250 to x=945: centre 713.3.
+    assert granted[0].get("d").startswith("M708.3 ")
+    titles = [mark.xpath("./title")[0].text_content() for mark in denied]
+    assert titles[2] == (
+        "NPS 6273 denied at 2026-01-14T09:54:00.600000Z: carol@contoso.com, reason 16"
+    )
+    links = [mark.getparent().get("href") for mark in denied]
+    assert links == ["#incident-1", "#incident-4", "#incident-12"]
+    document = lxml.html.document_fromstring(page)
+    legend = [text.text_content() for text in document.xpath("//svg/g[@class='legend']/text")]
+    assert legend == ["NPS 6272 granted", "NPS 6273 denied", "NPS 6274 discarded"]
+    assert len(document.xpath("//svg")) == 1
+
+
+def test_html_timeline_buckets_thousands_of_nps_decisions() -> None:
+    incidents = [
+        person_incident(
+            f"k{index}",
+            f"user{index}",
+            index * 0.25,
+            "rejected",
+            person_finding(
+                f"user{index}", index * 0.25, FindingKind.NPS_DENIED, keys=(f"u{index}",)
+            ),
+        )
+        for index in range(3000)
+    ]
+    started = time.perf_counter()
+    page = render("html", people_analysis(incidents))
+    assert time.perf_counter() - started < 10
+    marks = nps_marks(page, "nps-denied")
+    assert 1 <= len(marks) <= 48
+    titles = [mark.xpath("./title")[0].text_content() for mark in marks]
+    counts = [re.findall(r"^NPS 6273 denied: (\d+) from ", title) for title in titles]
+    assert all(len(found) == 1 for found in counts), titles
+    assert sum(int(found[0]) for found in counts) == 3000
+    assert all(mark.getparent().tag != "a" for mark in marks)
+    assert "one mark per" in page
+
+
+def test_html_timeline_shows_decisions_even_without_failures() -> None:
+    grant = person_finding("judy", 0, FindingKind.NPS_GRANTED, keys=("judy",))
+    page = render("html", people_analysis([person_incident("j", "judy", 0, "accepted", grant)]))
+    assert "No failures to plot." not in page
+    assert len(nps_marks(page, "nps-granted")) == 1
+
+
+def test_html_timeline_titles_escape_hostile_users() -> None:
+    hostile_grant = person_finding(HOSTILE, 0, FindingKind.NPS_DENIED, keys=("x",))
+    analysis = people_analysis([person_incident("h", HOSTILE, 0, "rejected", hostile_grant)])
+    page = render("html", analysis)
+    (mark,) = nps_marks(page, "nps-denied")
+    assert display_text(HOSTILE) in mark.xpath("./title")[0].text_content()
+    assert lxml.html.document_fromstring(page).xpath("//script") == []
+    assert not FORBIDDEN_DISPLAY.search(page)
 
 
 # --------------------------------------------------------------------------- terminal

@@ -4,9 +4,12 @@ Every report format renders the same view, so ordering, time formatting, countin
 the cleaning of untrusted text happen here and only here.
 
 Order: problems as ranked by the analysis, then incidents and notices sorted by
-``(start, end, key)``, then sources sorted by name. Times are UTC ISO 8601 with
-microseconds (``2026-01-14T09:30:12.345678Z``, see :data:`TIME_FORMAT`); naive
-datetimes are taken to be UTC already.
+``(start, end, key)``, then sources sorted by name. Affected users (people with at least
+one failed attempt, one entry per person whatever form of the name the logs used) come
+most failed attempts first, then by name; each user's attempts in incident order.
+
+Times are UTC ISO 8601 with microseconds (``2026-01-14T09:30:12.345678Z``, see
+:data:`TIME_FORMAT`); naive datetimes are taken to be UTC already.
 
 Event text is hostile input. The view is built with a *text policy*: JSON keeps
 every character (only lone surrogates, which cannot be encoded as UTF-8, become
@@ -19,30 +22,45 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from npsdiag.model import Analysis, Diagnosis, Finding, Incident, Problem, SourceStats
+from npsdiag.model import (
+    Analysis,
+    Diagnosis,
+    Finding,
+    FindingKind,
+    Incident,
+    Problem,
+    SourceStats,
+)
 
 __all__ = [
     "FAILED_OUTCOMES",
+    "NOTHING_TO_DIAGNOSE",
+    "NOT_DIAGNOSED",
+    "NPS_DECISIONS",
     "TIME_FORMAT",
+    "AttemptView",
     "DiagnosisView",
     "EventView",
     "FindingView",
     "Guidance",
     "IncidentRef",
     "IncidentView",
+    "NpsDecisionView",
     "ProblemRef",
     "ProblemView",
     "ReportOptions",
     "ReportView",
     "SourceView",
     "SummaryView",
+    "UserView",
     "build_view",
     "display_text",
     "format_time",
     "json_text",
+    "nps_decision",
     "shorten",
     "sorted_incidents",
 ]
@@ -50,11 +68,34 @@ __all__ = [
 #: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-#: Outcomes that count as a failed authentication (timeline, summary cards).
-FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded")
+#: Outcomes that count as a failed authentication (timeline, summary, affected users). The
+#: same set as the diagnosis: "unknown" is an attempt that ended on a message nobody
+#: recognised, which is not a success either.
+FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded", "unknown")
 
-# Summary order of outcomes: failures first, worst first; unknown outcomes follow by name.
-_OUTCOME_ORDER = ("rejected", "error", "no-answer", "discarded", "ignored", "accepted", "notice")
+#: What the diagnosis column says about a failure the catalog could not explain ...
+NOT_DIAGNOSED = "not diagnosed"
+#: ... and about an attempt that did not fail (there is nothing to explain).
+NOTHING_TO_DIAGNOSE = "-"
+
+#: NPS's own verdict on a request, by finding kind: the Security event id and its word.
+NPS_DECISIONS: Mapping[str, tuple[int, str]] = {
+    FindingKind.NPS_GRANTED: (6272, "granted"),
+    FindingKind.NPS_DENIED: (6273, "denied"),
+    FindingKind.NPS_DISCARDED: (6274, "discarded"),
+}
+
+# Summary order of outcomes: failures first, worst first; other outcomes follow by name.
+_OUTCOME_ORDER = (
+    "rejected",
+    "error",
+    "no-answer",
+    "discarded",
+    "unknown",
+    "ignored",
+    "accepted",
+    "notice",
+)
 
 _TOOL_NAME = "npsdiag"
 
@@ -164,6 +205,8 @@ class ReportOptions:
             and references come from the catalog through here.
         preview_users: how many users a problem lists before "and N more".
         max_terminal_incidents: rows of the terminal incident table.
+        max_terminal_users: affected users the terminal lists before "and N more".
+        max_terminal_attempts: attempts the terminal lists per user before "and N more".
         max_markdown_text: characters of evidence text per markdown code block.
         max_cell_text: characters of one table cell (terminal, markdown).
     """
@@ -173,6 +216,8 @@ class ReportOptions:
     guidance: Mapping[str, Guidance] = field(default_factory=dict)
     preview_users: int = 5
     max_terminal_incidents: int = 50
+    max_terminal_users: int = 20
+    max_terminal_attempts: int = 5
     max_markdown_text: int = 600
     max_cell_text: int = 120
 
@@ -289,6 +334,95 @@ class IncidentView:
         """Whether the outcome is a failed authentication."""
         return self.outcome in FAILED_OUTCOMES
 
+    @property
+    def cause(self) -> str:
+        """The diagnosis column: the title, :data:`NOT_DIAGNOSED` or :data:`NOTHING_TO_DIAGNOSE`."""
+        return _cause(self.diagnosis.title if self.diagnosis else None, self.outcome)
+
+
+def _cause(title: str | None, outcome: str) -> str:
+    if title is not None:
+        return title
+    # "not diagnosed" must keep meaning "a failure the catalog could not explain".
+    return NOT_DIAGNOSED if outcome in FAILED_OUTCOMES else NOTHING_TO_DIAGNOSE
+
+
+@dataclass(frozen=True, slots=True)
+class NpsDecisionView:
+    """What NPS itself decided about one attempt (Security 6272, 6273 or 6274).
+
+    Attributes:
+        event_id: 6272, 6273 or 6274.
+        verdict: ``granted``, ``denied`` or ``discarded``.
+        reason_code: the event's NPS reason code, when it carried one.
+        time: when NPS logged the decision.
+    """
+
+    event_id: int
+    verdict: str
+    reason_code: int | None
+    time: str
+
+    @property
+    def label(self) -> str:
+        """``6273 denied, reason 16``; a grant's reason (0, success) is left out."""
+        text = f"{self.event_id} {self.verdict}"
+        if self.reason_code is None or (self.verdict == "granted" and self.reason_code == 0):
+            return text
+        return f"{text}, reason {self.reason_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    """One attempt (incident) of an affected user, as the per-user view shows it."""
+
+    anchor: str
+    incident_key: str
+    user: str | None
+    start: str
+    outcome: str
+    diagnosis_id: str | None
+    title: str | None
+    codes: tuple[str, ...]
+    nps_decision: NpsDecisionView | None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the outcome is a failed authentication."""
+        return self.outcome in FAILED_OUTCOMES
+
+    @property
+    def cause(self) -> str:
+        """The diagnosis title, :data:`NOT_DIAGNOSED` or :data:`NOTHING_TO_DIAGNOSE`."""
+        return _cause(self.title, self.outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """One affected person: every attempt made under any form of their name.
+
+    Attributes:
+        anchor: HTML id of the user's entry.
+        name: the form of the name the person's earliest attempt used.
+        other_names: the other forms seen (``CONTOSO\\carol`` next to ``carol@...``).
+        identity_keys: the normalised identities that tied the attempts together, sorted.
+        failed: attempts with a failed outcome (at least one).
+        succeeded: attempts whose outcome is ``accepted``.
+        first_time: start of the first attempt.
+        last_time: end of the last attempt.
+        attempts: every attempt, in incident order.
+    """
+
+    anchor: str
+    name: str
+    other_names: tuple[str, ...]
+    identity_keys: tuple[str, ...]
+    failed: int
+    succeeded: int
+    first_time: str
+    last_time: str
+    attempts: tuple[AttemptView, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class ProblemView:
@@ -371,6 +505,7 @@ class ReportView:
     sources: tuple[SourceView, ...]
     unknown_codes: tuple[str, ...]
     config_findings: tuple[tuple[tuple[str, str], ...], ...]
+    users: tuple[UserView, ...] = ()
 
     @property
     def unread_sources(self) -> tuple[SourceView, ...]:
@@ -386,6 +521,65 @@ def sorted_incidents(incidents: Iterable[Incident]) -> list[Incident]:
     return sorted(
         incidents, key=lambda incident: (_utc(incident.start), _utc(incident.end), incident.key)
     )
+
+
+def nps_decision(findings: Iterable[Finding]) -> Finding | None:
+    """NPS's decision among one attempt's evidence, or None when it holds no 6272/6273/6274.
+
+    A grant or a denial is NPS's answer and beats a discard (a dropped copy the client may
+    send again); among equals the latest wins, then the later in evidence order.
+    """
+    best: tuple[tuple[int, datetime, int], Finding] | None = None
+    for index, finding in enumerate(findings):
+        if finding.kind not in NPS_DECISIONS:
+            continue
+        final = 0 if finding.kind == FindingKind.NPS_DISCARDED else 1
+        rank = (final, _utc(finding.event.time), index)
+        if best is None or rank > best[0]:
+            best = (rank, finding)
+    return None if best is None else best[1]
+
+
+def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
+    """Group incidents by person, each group in the given order, groups by first incident.
+
+    Two incidents are the same person when any finding of one shares an identity key
+    (``Finding.identity_keys``: the UPN, ``DOMAIN\\user`` and bare forms normalise alike)
+    with a finding of the other, or when they name the user in exactly the same way;
+    sharing is transitive. Incidents with neither a user nor a key belong to no one.
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        top = node
+        while parent[top] != top:
+            top = parent[top]
+        while parent[node] != top:  # path compression keeps thousands of users fast
+            parent[node], node = top, parent[node]
+        return top
+
+    tagged: list[tuple[Incident, tuple[str, str]]] = []
+    for incident in incidents:
+        nodes = [("key", key) for finding in incident.findings for key in finding.identity_keys]
+        if incident.user:
+            nodes.append(("name", incident.user))
+        nodes = [node for node in nodes if node[1]]
+        if not nodes:
+            continue
+        for node in nodes:
+            parent.setdefault(node, node)
+        first = root(nodes[0])
+        for node in nodes[1:]:
+            other = root(node)
+            if other != first:
+                # The smaller node becomes the root, so grouping does not depend on order.
+                first, other = min(first, other), max(first, other)
+                parent[other] = first
+        tagged.append((incident, nodes[0]))
+    groups: dict[tuple[str, str], list[Incident]] = {}
+    for incident, node in tagged:
+        groups.setdefault(root(node), []).append(incident)
+    return list(groups.values())
 
 
 def build_view(analysis: Analysis, options: ReportOptions, text: TextPolicy) -> ReportView:
@@ -419,6 +613,10 @@ class _ViewBuilder:
                 if incident.key not in self._anchors:
                     self._anchors[incident.key] = f"{prefix}-{index}"
                     self._labels[incident.key] = self._incident_label(incident)
+        # Attempts link to their own incident, even when two incidents share a key.
+        self._incident_anchors = {
+            id(incident): f"incident-{index}" for index, incident in enumerate(self._incidents, 1)
+        }
         self._problem_refs: dict[str, list[ProblemRef]] = {}
         for rank, problem in enumerate(analysis.problems, start=1):
             reference = ProblemRef(rank, f"problem-{rank}", text(problem.title))
@@ -463,6 +661,7 @@ class _ViewBuilder:
             sources=sources,
             unknown_codes=unknown_codes,
             config_findings=config_findings,
+            users=self._users(),
         )
 
     def _summary(
@@ -506,6 +705,70 @@ class _ViewBuilder:
             sources=len(sources),
             sources_not_fully_read=sum(1 for source in sources if not source.fully_read),
             unknown_codes=len(unknown_codes),
+        )
+
+    def _users(self) -> tuple[UserView, ...]:
+        text = self._text
+        people: list[tuple[tuple[int, str, str, tuple[str, ...], str], UserView]] = []
+        for group in _people(self._incidents):
+            failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
+            if not failed:
+                continue
+            names = list(dict.fromkeys(text(incident.user) for incident in group if incident.user))
+            keys = tuple(
+                sorted(
+                    {
+                        text(key)
+                        for incident in group
+                        for finding in incident.findings
+                        for key in finding.identity_keys
+                        if key
+                    }
+                )
+            )
+            name = names[0] if names else keys[0]
+            first_time = format_time(min(_utc(incident.start) for incident in group)) or ""
+            user = UserView(
+                anchor="",
+                name=name,
+                other_names=tuple(names[1:]),
+                identity_keys=keys,
+                failed=failed,
+                succeeded=sum(1 for incident in group if incident.outcome == "accepted"),
+                first_time=first_time,
+                last_time=format_time(max(_utc(incident.end) for incident in group)) or "",
+                attempts=tuple(self._attempt(incident) for incident in group),
+            )
+            people.append(((-failed, name.casefold(), name, keys, first_time), user))
+        people.sort(key=lambda item: item[0])
+        return tuple(
+            replace(user, anchor=f"user-{index}")
+            for index, (_order, user) in enumerate(people, start=1)
+        )
+
+    def _attempt(self, incident: Incident) -> AttemptView:
+        text = self._text
+        diagnosis = incident.diagnosis
+        decision = nps_decision(incident.findings)
+        decision_view: NpsDecisionView | None = None
+        if decision is not None:
+            event_id, verdict = NPS_DECISIONS[decision.kind]
+            decision_view = NpsDecisionView(
+                event_id=event_id,
+                verdict=verdict,
+                reason_code=decision.reason_code,
+                time=format_time(decision.event.time) or "",
+            )
+        return AttemptView(
+            anchor=self._incident_anchors[id(incident)],
+            incident_key=text(incident.key),
+            user=self._optional(incident.user),
+            start=format_time(incident.start) or "",
+            outcome=text(incident.outcome),
+            diagnosis_id=text(diagnosis.entry_id) if diagnosis else None,
+            title=text(diagnosis.title) if diagnosis else None,
+            codes=tuple(text(code) for code in incident.codes),
+            nps_decision=decision_view,
         )
 
     def _problem(self, rank: int, problem: Problem) -> ProblemView:

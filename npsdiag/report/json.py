@@ -12,19 +12,22 @@ from typing import Any
 
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
+    AttemptView,
     DiagnosisView,
     FindingView,
     IncidentView,
     ProblemView,
     ReportOptions,
     SourceView,
+    UserView,
     build_view,
     json_text,
 )
 
 __all__ = ["SCHEMA_VERSION", "render", "to_document"]
 
-#: Bumped on any change that removes or renames a key or changes a value's meaning.
+#: Bumped on any change that removes or renames a key or changes a value's meaning; adding
+#: a key (as ``users`` was added) does not bump it.
 SCHEMA_VERSION = 1
 
 JsonObject = dict[str, Any]
@@ -116,6 +119,35 @@ def _problem(problem: ProblemView) -> JsonObject:
     }
 
 
+def _attempt(attempt: AttemptView) -> JsonObject:
+    decision = attempt.nps_decision
+    return {
+        "incident_key": attempt.incident_key,
+        "user": attempt.user,
+        "start": attempt.start,
+        "outcome": attempt.outcome,
+        "diagnosis_id": attempt.diagnosis_id,
+        "title": attempt.title,
+        "codes": list(attempt.codes),
+        "nps_decision": None
+        if decision is None
+        else {"event_id": decision.event_id, "reason_code": decision.reason_code},
+    }
+
+
+def _user(user: UserView) -> JsonObject:
+    return {
+        "name": user.name,
+        "other_names": list(user.other_names),
+        "identity_keys": list(user.identity_keys),
+        "failed": user.failed,
+        "succeeded": user.succeeded,
+        "first_time": user.first_time,
+        "last_time": user.last_time,
+        "attempts": [_attempt(attempt) for attempt in user.attempts],
+    }
+
+
 def _source(source: SourceView) -> JsonObject:
     return {
         "name": source.name,
@@ -157,6 +189,7 @@ def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
         "problems": [_problem(problem) for problem in view.problems],
         "incidents": [_incident(incident) for incident in view.incidents],
         "notices": [_incident(notice) for notice in view.notices],
+        "users": [_user(user) for user in view.users],
         "sources": [_source(source) for source in view.sources],
         "unknown_codes": list(view.unknown_codes),
         "config_findings": [dict(finding) for finding in view.config_findings],

@@ -12,10 +12,12 @@ import re
 
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
+    AttemptView,
     IncidentView,
     ProblemView,
     ReportOptions,
     ReportView,
+    UserView,
     build_view,
     display_text,
     shorten,
@@ -159,7 +161,7 @@ def _incident_row(incident: IncidentView, limit: int) -> str:
     if diagnosis is not None:
         explained = f"{diagnosis.title} ({diagnosis.entry_id})"
     else:
-        explained = "not diagnosed"
+        explained = incident.cause
     cells = [
         incident.start,
         incident.user or "",
@@ -169,6 +171,50 @@ def _incident_row(incident: IncidentView, limit: int) -> str:
         ", ".join(f"#{reference.rank}" for reference in incident.problems),
     ]
     return "| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |"
+
+
+def _attempt_row(user: str, attempt: AttemptView, limit: int) -> str:
+    if attempt.title is not None and attempt.diagnosis_id is not None:
+        explained = f"{attempt.title} ({attempt.diagnosis_id})"
+    else:
+        explained = attempt.cause
+    decision = attempt.nps_decision
+    cells = [
+        user,
+        attempt.start,
+        attempt.outcome,
+        explained,
+        ", ".join(attempt.codes),
+        decision.label if decision is not None else "",
+    ]
+    return "| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |"
+
+
+def _user_cell(user: UserView) -> str:
+    name = user.name
+    if user.other_names:
+        name += " (also " + ", ".join(user.other_names) + ")"
+    return f"{name}\n{user.failed} failed, {user.succeeded} succeeded"
+
+
+def _affected_users(view: ReportView, options: ReportOptions) -> list[str]:
+    """One table, the user named on their first attempt only, so it stays compact."""
+    lines = [f"## Affected users ({len(view.users)})", ""]
+    if not view.users:
+        return [*lines, "No user has a failed attempt.", ""]
+    lines += [
+        "Users with at least one failed attempt, most failures first, with every attempt. "
+        "One user is one person, whatever form of the name the logs used.",
+        "",
+        "| User | Start (UTC) | Outcome | Diagnosis | Codes | NPS decision |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for user in view.users:
+        for index, attempt in enumerate(user.attempts):
+            cell = _user_cell(user) if index == 0 else ""
+            lines.append(_attempt_row(cell, attempt, options.max_cell_text))
+    lines.append("")
+    return lines
 
 
 def _incidents(view: ReportView, options: ReportOptions) -> list[str]:
@@ -233,6 +279,7 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
             more = len(problem.incidents) - len(shown)
             suffix = f" and {more} more" if more else ""
             lines += [f"Incidents: {listed}{suffix}", ""]
+    lines += _affected_users(view, options)
     lines += _incidents(view, options)
     lines += _unread(view, options)
     if view.unknown_codes:

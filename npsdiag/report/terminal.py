@@ -1,7 +1,8 @@
 """The terminal report: what an admin reads first, at 2 a.m.
 
-Order: one summary, the ranked problems (each with its cause and first next step),
-the incident table, benign notices as a count, then the files that could not be read.
+Order: one summary, the ranked problems (each with its cause and first next step), the
+affected users (each with their first attempts), the incident table, benign notices as a
+count, then the files that could not be read.
 Rendered with rich into a string; every piece of event text goes in as a ``Text``
 object (never as markup) after :func:`~npsdiag.report._view.display_text`, so text
 such as ``[bold]`` or an ANSI escape prints literally. Times are shown to the second
@@ -11,6 +12,7 @@ such as ``[bold]`` or an ANSI escape prints literally. Times are shown to the se
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -21,10 +23,13 @@ from rich.text import Text
 
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
-    IncidentView,
+    NOT_DIAGNOSED,
+    NOTHING_TO_DIAGNOSE,
+    AttemptView,
     ProblemView,
     ReportOptions,
     ReportView,
+    UserView,
     build_view,
     display_text,
     shorten,
@@ -46,8 +51,14 @@ _OUTCOME_STYLES = {
     "discarded": "yellow",
     "accepted": "green",
 }
+_VERDICT_STYLES = {"granted": "green", "denied": "red", "discarded": "yellow"}
 #: Longest user, code or file name shown in one cell; the other reports carry it whole.
 _NAME_LIMIT = 60
+#: Widest code cell of the per-user view (the incident table shows codes in full width).
+_ATTEMPT_CODE_WIDTH = 18
+#: Narrowest diagnosis cell of the per-user view, and how far other cells shrink for it.
+_CAUSE_WIDTH = 24
+_SQUEEZED_WIDTH = 8
 
 
 def _seconds(timestamp: str) -> str:
@@ -110,11 +121,96 @@ def _problem(problem: ProblemView, options: ReportOptions) -> RenderableType:
     return Group(title, Padding(Group(facts, details), (0, 0, 0, 3)))
 
 
-def _diagnosis_text(incident: IncidentView) -> Text:
-    diagnosis = incident.diagnosis
-    if diagnosis is None:
-        return Text("not diagnosed", style="dim")
-    return Text(diagnosis.title)
+def _cause_text(cause: str, diagnosed: bool) -> Text:
+    if diagnosed:
+        return Text(cause)
+    # "not diagnosed" (a failure nobody explained) and "-" (nothing failed) are not titles.
+    return Text(cause, style="dim" if cause in (NOT_DIAGNOSED, NOTHING_TO_DIAGNOSE) else "")
+
+
+def _user_heading(user: UserView) -> Text:
+    heading = Text(shorten(user.name, _NAME_LIMIT), style="bold")
+    if user.other_names:
+        others = ", ".join(shorten(name, _NAME_LIMIT) for name in user.other_names)
+        heading.append(f" (also {others})", style="dim")
+    heading.append(f": {user.failed} failed, {user.succeeded} succeeded, ")
+    heading.append(_span(user.first_time, user.last_time))
+    return heading
+
+
+def _attempt_row(attempt: AttemptView) -> list[Text]:
+    decision = attempt.nps_decision
+    nps = Text("-", style="dim")
+    if decision is not None:
+        # Compact: "6273 denied (16)"; the other reports spell out "reason 16".
+        label = f"{decision.event_id} {decision.verdict}"
+        if decision.reason_code is not None and decision.verdict != "granted":
+            label += f" ({decision.reason_code})"
+        nps = Text(label, style=_VERDICT_STYLES.get(decision.verdict, ""))
+    return [
+        Text(_seconds(attempt.start)),
+        Text(attempt.outcome, style=_OUTCOME_STYLES.get(attempt.outcome, "")),
+        Text(shorten(", ".join(attempt.codes) or "-", _NAME_LIMIT)),
+        nps,
+        _cause_text(attempt.cause, attempt.title is not None),
+    ]
+
+
+def _attempt_widths(users: Sequence[UserView], limit: int, width: int) -> list[int]:
+    """Widths of the time, outcome, code and NPS columns, the same for every user.
+
+    The diagnosis keeps at least :data:`_CAUSE_WIDTH` columns: codes give way first, then
+    the NPS decision, each down to :data:`_SQUEEZED_WIDTH`.
+    """
+    rows = [_attempt_row(attempt) for user in users for attempt in user.attempts[:limit]]
+    widths = [max((row[index].cell_len for row in rows), default=1) for index in range(4)]
+    widths[2] = min(widths[2], _ATTEMPT_CODE_WIDTH)
+    # Indent, four one-space gaps, and the diagnosis.
+    excess = 3 + 4 + sum(widths) + _CAUSE_WIDTH - width
+    for index in (2, 3):
+        give = min(max(excess, 0), max(widths[index] - _SQUEEZED_WIDTH, 0))
+        widths[index] -= give
+        excess -= give
+    return widths
+
+
+def _users(view: ReportView, options: ReportOptions) -> list[RenderableType]:
+    """Each affected user with their first attempts; the other formats list every attempt."""
+    users = view.users
+    parts: list[RenderableType] = [Rule(f"Affected users ({len(users)})", align="left")]
+    if not users:
+        parts.append(Text("No user has a failed attempt."))
+        return parts
+    user_limit = max(options.max_terminal_users, 0)
+    attempt_limit = max(options.max_terminal_attempts, 0)
+    shown = users[:user_limit]
+    parts.append(
+        Text("Time (UTC), outcome, codes, NPS decision (Security event, reason), diagnosis", "dim")
+    )
+    widths = _attempt_widths(shown, attempt_limit, options.width)
+    for user in shown:
+        parts.append(_user_heading(user))
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, width=widths[0])
+        grid.add_column(no_wrap=True, width=widths[1])
+        grid.add_column(no_wrap=True, overflow="ellipsis", width=widths[2])
+        grid.add_column(no_wrap=True, overflow="ellipsis", width=widths[3])
+        grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        for attempt in user.attempts[:attempt_limit]:
+            grid.add_row(*_attempt_row(attempt))
+        if user.attempts[:attempt_limit]:
+            parts.append(Padding(grid, (0, 0, 0, 3)))
+        hidden = len(user.attempts) - min(attempt_limit, len(user.attempts))
+        if hidden:
+            last = user.attempts[-1]
+            more = Text(f"and {hidden} more (the last at {_seconds(last.start)}, {last.outcome})")
+            parts.append(Padding(more, (0, 0, 0, 3), style="dim"))
+    hidden_users = len(users) - len(shown)
+    if hidden_users:
+        parts.append(
+            Text(f"... and {hidden_users} more affected users (see the HTML or JSON report)", "dim")
+        )
+    return parts
 
 
 def _incidents(view: ReportView, options: ReportOptions) -> list[RenderableType]:
@@ -141,7 +237,7 @@ def _incidents(view: ReportView, options: ReportOptions) -> list[RenderableType]
             Text(incident.outcome, style=_OUTCOME_STYLES.get(incident.outcome, "")),
             Text(shorten(", ".join(incident.codes) or "-", _NAME_LIMIT)),
             Text(",".join(str(reference.rank) for reference in incident.problems)),
-            _diagnosis_text(incident),
+            _cause_text(incident.cause, incident.diagnosis is not None),
         )
     parts.append(table)
     hidden = len(view.incidents) - min(limit, len(view.incidents))
@@ -230,6 +326,8 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         parts.append(Text("No problems found."))
     for problem in view.problems:
         parts.append(_problem(problem, options))
+    parts.append(Text(""))
+    parts += _users(view, options)
     parts.append(Text(""))
     parts += _incidents(view, options)
     parts += _notices(view)
