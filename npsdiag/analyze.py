@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
-from npsdiag.diagnose import diagnose
+from npsdiag.configlint import check_configuration
+from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
 from npsdiag.model import Analysis, Event, Finding, SourceKind, SourceStats
-from npsdiag.sources import discover, read_events
+from npsdiag.sources import Discovery, Source, discover, read_events
+from npsdiag.sources.bundle import source_bytes
+from npsdiag.sources.regquery import RegistryDump, parse_regquery
 
 __all__ = ["analyze_paths"]
 
@@ -74,10 +77,15 @@ def analyze_paths(
         accounts.append(stats)
         if on_source is not None:
             on_source(stats)
+    dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
     accounts.sort(key=lambda s: (s.name.lower(), s.name))
     if not any(s.status in _READ_STATUSES for s in accounts):
         raise NothingToAnalyseError(_nothing_message(inputs, accounts))
+    config_findings: list[Mapping[str, str]] = [
+        finding.as_dict() for finding in check_configuration(dumps, catalog)
+    ]
     result = diagnose(findings, catalog, security_exported=_security_exported(accounts, findings))
+    link_configuration(result.problems, config_findings, catalog)
     return Analysis(
         problems=result.problems,
         incidents=result.incidents,
@@ -86,6 +94,8 @@ def analyze_paths(
         unknown_codes=result.unknown_codes,
         version=__version__,
         command_line=command_line,
+        config_findings=config_findings,
+        servers=_servers(discovery, findings),
     )
 
 
@@ -124,6 +134,39 @@ def _identity(event: Event) -> _Identity:
         fields.get("ReasonCode", ""),
         event.data,
     )
+
+
+def _read_registry_dumps(
+    sources: Sequence[Source], accounts: list[SourceStats]
+) -> list[RegistryDump]:
+    """Parse the REG QUERY dumps for the configuration check; account for each one."""
+    dumps: list[RegistryDump] = []
+    for source in sources:
+        stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
+        try:
+            dump = parse_regquery(source_bytes(source), source.name)
+        except (InputError, OSError) as error:
+            stats.status = "unreadable"
+            stats.messages.append(
+                str(error) if source.name in str(error) else f"{source.name}: {error}"
+            )
+        else:
+            dumps.append(dump)
+            stats.records_read = sum(len(values) for values in dump.keys.values())
+            stats.records_relevant = stats.records_read
+            stats.messages.extend(
+                f"{source.name}: line {line}: {text}" for line, text in dump.errors
+            )
+        accounts.append(stats)
+    return dumps
+
+
+def _servers(discovery: Discovery, findings: Sequence[Finding]) -> list[str]:
+    """The NPS server(s) the logs come from: bundle/file names, else the events' Computer."""
+    names = {bundle.server for bundle in discovery.bundles if bundle.server}
+    if not names:
+        names = {f.event.computer for f in findings if f.event.computer}
+    return sorted(names, key=str.lower)
 
 
 def _nothing_message(inputs: Sequence[str], accounts: Sequence[SourceStats]) -> str:

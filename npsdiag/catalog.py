@@ -118,6 +118,7 @@ ENTRY_KEYS: tuple[str, ...] = (
     "match",
     "check",
     "detector",
+    "explains",
     "cause",
     "steps",
     "collect",
@@ -414,6 +415,9 @@ class CatalogEntry:
     file: str
     check: ConfigCheck | None = None
     detector: str | None = None
+    #: For a configuration check: ids (or families) of the entries whose failures this
+    #: misconfiguration explains; the diagnosis links them in the report.
+    explains: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -449,6 +453,7 @@ class CatalogEntry:
             "match": [rule.to_dict() for rule in self.rules],
             "check": self.check.to_dict() if self.check is not None else None,
             "detector": self.detector,
+            "explains": list(self.explains),
             "cause": self.cause,
             "steps": list(self.steps),
             "collect": list(self.collect),
@@ -875,6 +880,9 @@ def _validate_entry(
     rules = _rules(raw.get("match"), error) if "match" in raw else ()
     check = _check(raw.get("check"), error) if "check" in raw else None
     detector = _detector(raw.get("detector"), error) if "detector" in raw else None
+    explains = _string_list(raw, "explains", error) if "explains" in raw else ()
+    if explains and "check" not in raw:
+        error("explains is only for configuration checks (entries with 'check')")
 
     if steps is not None and not steps and category is not None and category != _BENIGN:
         error(f"steps must not be empty for a '{category}' entry (only not-an-error may omit them)")
@@ -916,6 +924,7 @@ def _validate_entry(
         file=file,
         check=check,
         detector=detector,
+        explains=explains or (),
     )
 
 
@@ -1221,9 +1230,15 @@ def _check_consistent(
 
 def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> None:
     ids = {entry.id for entry in entries}
+    namespaces = {entry_id.split(".")[0] for entry_id in ids}
     bare_code_owner: dict[str, str] = {}
     for entry in entries:
         where = f"entry '{entry.id}'"
+        for target in entry.explains:
+            # Checked only when the target's namespace was loaded (config.yaml checked alone
+            # cannot know the ext. ids).
+            if target not in ids and target.split(".")[0] in namespaces:
+                collector.warn(entry.file, where, f"explains '{target}', which no entry has as id")
         codes = entry.codes
         if len(codes) == 1 and all(rule.code for rule in entry.rules):
             expected = f"ext.{code_to_kebab(codes[0])}"

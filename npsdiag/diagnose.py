@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +25,7 @@ __all__ = [
     "SESSION_LIFETIME",
     "DiagnosisResult",
     "diagnose",
+    "link_configuration",
 ]
 
 #: An MFA session expires after about three minutes (InvalidSession); a challenge with
@@ -654,3 +655,28 @@ def _display_users(incidents: Sequence[Incident]) -> list[str]:
 
 def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def link_configuration(
+    problems: Sequence[Problem], config_findings: Sequence[Mapping[str, str]], catalog: Catalog
+) -> None:
+    """Name the misconfiguration behind a problem, when a check entry says it explains it.
+
+    The link is catalog data (``explains`` on configuration checks), matched by entry id or
+    family; a linked problem states the faulty value and becomes high confidence, since two
+    independent sources (events and registry) agree.
+    """
+    for finding in config_findings:
+        entry = catalog.find(finding.get("id", ""))
+        if entry is None or not entry.explains:
+            continue
+        targets = set(entry.explains)
+        for problem in problems:
+            family = ".".join(problem.entry_id.split(".")[:2])
+            if problem.entry_id not in targets and family not in targets:
+                continue
+            value = finding.get("value", "")
+            data = finding.get("data", "")
+            setting = f"{value} = '{data}'" if value else entry.title
+            problem.because += f"; configuration: {entry.title} ({setting}, {entry.id})"
+            problem.confidence = "high"

@@ -35,7 +35,10 @@ class SourceKind:
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
+# building an Event six times slower (0.9 µs against 0.15 µs) and readers build one per
+# relevant record. Treat it as immutable all the same; eq=False keeps identity hashing.
+@dataclass(slots=True, eq=False)
 class Event:
     """One event record, whatever file it came from.
 
@@ -144,7 +147,9 @@ class FindingKind:
     SYS_TLS = "sys.tls"  # SChannel 36871
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+# Not frozen, for the same reason as Event (one Finding per relevant record); treat it as
+# immutable and use dataclasses.replace to derive another.
+@dataclass(slots=True, eq=False)
 class Finding:
     """What the extractor pulled out of one event (pure data, no interpretation)."""
 
@@ -231,3 +236,5 @@ class Analysis:
     version: str
     command_line: str
     config_findings: list[Mapping[str, str]] = field(default_factory=list)
+    #: The NPS server(s) the inputs come from (bundle or file names, else event data).
+    servers: list[str] = field(default_factory=list)

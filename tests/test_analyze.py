@@ -231,3 +231,34 @@ def test_the_same_export_read_twice_is_counted_once(tmp_path: Path) -> None:
     ]
     notes = [m for s in twice.sources for m in s.messages if "were already read from" in m]
     assert notes
+
+
+def test_bundle_is_one_case_with_its_configuration_faults() -> None:
+    (bundle,) = (SAMPLES / "alternate-login-id").glob("*_NpsLogging.zip")
+    analysis = analyze_paths([str(bundle)])
+    assert analysis.servers and analysis.servers[0].upper().startswith("NPS07")
+    ids = [finding["id"] for finding in analysis.config_findings]
+    assert "config.ldap-lookup-forests-separator" in ids
+    top = analysis.problems[0]
+    assert top.entry_id == "ext.alternate-login-id-error.lookup-failed"
+    # The registry and the events agree: the problem names the faulty value.
+    assert "config.ldap-lookup-forests-separator" in top.because
+    assert "proseware.com contoso.com" in top.because
+    assert top.confidence == "high"
+    kinds = {source.kind for source in analysis.sources}
+    assert {"evtx", "wevtutil-text", "regquery"} <= kinds
+
+
+def test_each_sample_bundle_gets_the_same_top_problem_as_its_folder() -> None:
+    for name in shipped_names():
+        (bundle,) = (SAMPLES / name).glob("*_NpsLogging.zip")
+        from_bundle = analyze_paths([str(bundle)]).problems
+        expected = load_shipped(name).expected.top_problem
+        if expected is None:
+            assert from_bundle == [], name
+            continue
+        if expected.startswith("sys."):
+            continue  # System events are not in the bundle (the script does not collect them)
+        assert from_bundle, name
+        top = from_bundle[0].entry_id
+        assert top == expected or _family(top) == expected, (name, top)

@@ -12,7 +12,8 @@ import pytest
 
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.model import SourceKind
-from npsdiag.sources import NOT_READ_YET, Discovery, discover, sniff
+from npsdiag.sources import Discovery, discover, sniff
+from npsdiag.sources.discover import READABLE_KINDS
 
 # The package re-exports the function under the module's name; fetch the module itself.
 discover_module = importlib.import_module("npsdiag.sources.discover")
@@ -74,7 +75,7 @@ def skipped_by_name(found: Discovery) -> dict[str, object]:
 def test_sniff_recognises_by_content(content: bytes, name: str, kind: str) -> None:
     found_kind, note = sniff(content, name)
     assert found_kind == kind
-    if kind in (SourceKind.EVTX, SourceKind.XML):
+    if kind in READABLE_KINDS or kind == SourceKind.REGQUERY:  # regquery: the config check
         assert note == ""
     else:
         assert note
@@ -117,18 +118,19 @@ def test_each_kind_lands_where_it_belongs(tmp_path: Path) -> None:
     assert [(Path(s.name).name, s.kind) for s in found.sources] == [
         ("a.evtx", "evtx"),
         ("b.xml", "xml"),
+        ("e.txt", "wevtutil-text"),
     ]
     assert found.readable
+    # Registry dumps go to the configuration check, which accounts for them itself.
+    assert [(Path(s.name).name, s.kind) for s in found.registry_dumps] == [("f.txt", "regquery")]
     skipped = skipped_by_name(found)
     zip_stats = skipped["c.zip"]
-    assert (zip_stats.kind, zip_stats.status) == ("zip", "skipped")  # type: ignore[attr-defined]
-    assert NOT_READ_YET["zip"] in zip_stats.messages[0]  # type: ignore[attr-defined]
-    assert "support bundles (.zip) are not analysed yet by this version" in NOT_READ_YET["zip"]
+    assert (zip_stats.kind, zip_stats.status) == ("zip", "unreadable")  # type: ignore[attr-defined]
+    assert "not a readable zip" in zip_stats.messages[0]  # type: ignore[attr-defined]
     assert skipped["d.etl"].status == "listed"  # type: ignore[attr-defined]
     assert skipped["d.etl"].kind == "trace"  # type: ignore[attr-defined]
-    assert skipped["e.txt"].kind == "wevtutil-text"  # type: ignore[attr-defined]
-    assert skipped["f.txt"].kind == "regquery"  # type: ignore[attr-defined]
     assert skipped["g.txt"].kind == "unknown"  # type: ignore[attr-defined]
+    assert set(skipped) == {"c.zip", "d.etl", "g.txt"}
     for stats in found.skipped:
         assert len(stats.messages) == 1
         assert "\n" not in stats.messages[0]

@@ -6,11 +6,15 @@ Public API:
   :class:`Discovery`: the :class:`Source` objects to read and the accounting of every input
   that will not be read.
 * :func:`read_events` streams :class:`~npsdiag.model.Event` objects out of one source,
-  whatever its kind, counting into a :class:`~npsdiag.model.SourceStats`.
+  whatever its kind and wherever it lies (a file, or a member of a support bundle), counting
+  into a :class:`~npsdiag.model.SourceStats`.
+* :func:`source_bytes` / :func:`open_source` give the bytes of any input, bundle members
+  included (the configuration check reads ``REG QUERY`` dumps with them).
 
-The readers (``evtx``, ``xml``) import their heavy parsers only when a file of their kind is
-read, so importing this package stays cheap. ``docs/inputs.md`` describes what is accepted,
-how it is recognised, what is skipped and why, and how every file is accounted for.
+The readers (``evtx``, ``xml``, ``text``) import their heavy parsers only when a file of their
+kind is read, so importing this package stays cheap. ``docs/inputs.md`` describes what is
+accepted, how it is recognised, what is skipped and why, and how every file is accounted for;
+``docs/bundles.md`` describes support bundles.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 from npsdiag.model import Event, SourceKind, SourceStats
+from npsdiag.sources.bundle import BundleInfo, BundleLimits, open_source, source_bytes
 from npsdiag.sources.discover import (
     NOT_READ_YET,
     READABLE_KINDS,
@@ -32,14 +37,18 @@ from npsdiag.sources.discover import (
 __all__ = [
     "NOT_READ_YET",
     "READABLE_KINDS",
+    "BundleInfo",
+    "BundleLimits",
     "Discovery",
     "RecordError",
     "Relevance",
     "Source",
     "discover",
+    "open_source",
     "parse_event_time",
     "read_events",
     "sniff",
+    "source_bytes",
 ]
 
 #: The cheap pre-filter a reader applies before decoding a record in full:
@@ -68,6 +77,24 @@ def read_events(
     Yields:
         One Event per relevant record, in file order.
     """
+    if source.kind not in READABLE_KINDS:
+        stats.status = "skipped"
+        stats.messages.append(
+            f"{source.name}: inputs of kind {source.kind!r} are not read by this version"
+        )
+        return iter(())
+    if source.member is not None:
+        from npsdiag.sources.bundle import read_member
+
+        return read_member(source, stats, relevant)
+    events = _read_file(source, stats, relevant)
+    if source.bundle is not None:
+        return _noting_computers(events, source.bundle)
+    return events
+
+
+def _read_file(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
+    """The reader of a file on disk, by its (readable) kind."""
     if source.kind == SourceKind.EVTX:
         from npsdiag.sources.evtx import read_evtx
 
@@ -76,11 +103,16 @@ def read_events(
         from npsdiag.sources.xml import read_xml
 
         return read_xml(source, stats, relevant)
-    stats.status = "skipped"
-    stats.messages.append(
-        f"{source.name}: inputs of kind {source.kind!r} are not read by this version"
-    )
-    return iter(())
+    from npsdiag.sources.text import read_wevtutil_text
+
+    return read_wevtutil_text(source, stats, relevant)
+
+
+def _noting_computers(events: Iterator[Event], bundle: BundleInfo) -> Iterator[Event]:
+    """Pass events through, recording their server names into the case they belong to."""
+    for event in events:
+        bundle.note_computer(event.computer)
+        yield event
 
 
 # ---------------------------------------------------------------------------------------------

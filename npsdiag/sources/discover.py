@@ -10,6 +10,10 @@ only when nothing at all is left to read.
 
 Recognition looks at the first bytes, never at the name alone: an export renamed to
 ``.txt`` is still read, and a text file named ``.evtx`` is reported as what it is.
+
+A support bundle (``.zip``) is expanded here too: each file inside becomes a source of its own,
+named ``bundle.zip!member``, recognised by content like any other file
+(:mod:`npsdiag.sources.bundle`). A folder laid out like an unpacked bundle is one case as well.
 """
 
 from __future__ import annotations
@@ -20,37 +24,40 @@ import glob
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.model import SourceKind, SourceStats
+from npsdiag.sources.regquery import looks_like_regquery
+
+if TYPE_CHECKING:
+    from npsdiag.sources.bundle import BundleInfo, BundleLimits, Member
 
 __all__ = [
     "NOT_READ_YET",
     "READABLE_KINDS",
     "Discovery",
     "Source",
+    "classify_head",
     "discover",
     "sniff",
     "text_encoding",
 ]
 
-#: Kinds that :func:`npsdiag.sources.read_events` can stream events from.
-READABLE_KINDS = frozenset({SourceKind.EVTX, SourceKind.XML})
+#: Kinds that :func:`npsdiag.sources.read_events` can stream events from. A support bundle
+#: (``zip``) is not among them: it is expanded into sources of these kinds while discovering.
+READABLE_KINDS = frozenset({SourceKind.EVTX, SourceKind.XML, SourceKind.WEVTUTIL_TEXT})
 
 #: Kinds that are recognised but not read by this version, with the note shown for them.
 #: This is the single place that decides what happens to a recognised-but-unread kind:
 #: when a reader for one of them lands, remove it here and add it to READABLE_KINDS.
-NOT_READ_YET: dict[str, str] = {
-    SourceKind.ZIP: "support bundles (.zip) are not analysed yet by this version",
-    SourceKind.WEVTUTIL_TEXT: (
-        "wevtutil text dumps are not analysed yet by this version: "
-        "export the channel as .evtx instead (`wevtutil epl AuthZOptCh x.evtx`)"
-    ),
-    SourceKind.REGQUERY: "registry dumps (REG QUERY output) are not analysed yet by this version",
-}
+#: Registry dumps are still collected, in :attr:`Discovery.registry_dumps`, for the
+#: configuration check.
+NOT_READ_YET: dict[str, str] = {}
 
 #: How much of a file is read to recognise it.
 _SNIFF_BYTES = 4096
@@ -61,6 +68,15 @@ _TRACE_SUFFIXES = (".etl", ".cab")
 _GLOB_CHARS = frozenset("*?[")
 _DECLARED_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _EXPORT_HINT = "export the channel with `wevtutil epl AuthZOptCh x.evtx` and pass the .evtx file"
+#: What the health-check script names its files; a folder holding one is an unpacked bundle.
+_BUNDLE_LAYOUT = re.compile(
+    r"(?:.+_(?:AuthNOptCh|AuthZOptCh|AuthZAdminCh)\.evtx|NPS_EventLog\.log"
+    r"|(?:Before|After)RegAdd_(?:AzureMFA|AuthSrv)\.txt)",
+    re.IGNORECASE,
+)
+_EVENT_LOG_NAME = "nps_eventlog.log"
+_REGISTRY_DUMP_NAME = re.compile(r"(?:Before|After)RegAdd_(?:AzureMFA|AuthSrv)\.txt", re.I)
+_CRC_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +85,23 @@ class Source:
 
     Attributes:
         name: how reports name the input (the path as found, or ``bundle.zip!member``).
-        path: where the bytes are.
+        path: where the bytes are: the file, or for a bundle member the bundle's ``.zip``.
         kind: a :class:`~npsdiag.model.SourceKind` value, decided by content.
-        size: size in bytes when discovered.
+        size: size in bytes when discovered (for a member, its uncompressed size).
+        member: where inside the bundle the bytes are; None for a file on disk.
+        bundle: the case the input belongs to (a bundle, or a folder laid out like one);
+            readers record the server names they see into it.
+        notes: file-level notes found while discovering (a renamed member), added to the
+            input's accounting when it is read.
     """
 
     name: str
     path: Path
     kind: str
     size: int
+    member: Member | None = None
+    bundle: BundleInfo | None = None
+    notes: tuple[str, ...] = ()
 
     def new_stats(self) -> SourceStats:
         """A fresh accounting record for reading this source."""
@@ -95,10 +119,17 @@ class Discovery:
             ``skipped`` (not an event export, empty, pattern matched nothing), ``listed``
             (recognised, kept for the inventory, never decoded, e.g. ``.etl``) or
             ``unreadable`` (missing, permission denied).
+        bundles: every case found: a support bundle (``.zip``, nested ones included as their
+            own entries) or a folder laid out like an unpacked one, with its server name.
+        registry_dumps: ``REG QUERY`` dumps (files and bundle members) for the configuration
+            check; :func:`npsdiag.sources.source_bytes` gives their bytes. They are also
+            accounted for in ``skipped``.
     """
 
     sources: list[Source] = field(default_factory=list)
     skipped: list[SourceStats] = field(default_factory=list)
+    bundles: list[BundleInfo] = field(default_factory=list)
+    registry_dumps: list[Source] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -126,28 +157,58 @@ class Discovery:
         raise NothingToAnalyseError(f"nothing to analyse: {reason}{tail}")
 
 
-def discover(inputs: Sequence[str]) -> Discovery:
+def discover(inputs: Sequence[str], *, limits: BundleLimits | None = None) -> Discovery:
     """Expand files, folders and glob patterns, and recognise every file by content.
 
     Args:
         inputs: what the user typed: paths, folders, or patterns (``*``, ``?``, ``[...]``,
             recursive ``**``). Backslashes work as separators on every platform; on POSIX
             they are treated as separators only when the literal path does not exist.
+        limits: the safety limits for support bundles (the defaults of
+            :class:`~npsdiag.sources.bundle.BundleLimits` when None).
 
     Returns:
         The readable sources and the accounting of everything else. Never raises for a
-        bad input; the same file reached twice is kept once.
+        bad input; the same file reached twice is kept once, and a bundle member with the
+        same content as a file given too (a folder holding both the bundle and the files it
+        was made from) is read once, from the file.
     """
     found = Discovery()
     seen: set[str] = set()
     for text in inputs:
-        for path in _expand(text, found):
+        for path, case in _expand(text, found):
             key = _identity(path)
             if key in seen:
                 continue
             seen.add(key)
-            _classify(path, found)
+            _classify(path, found, case, limits)
+    if found.bundles:
+        _drop_copies(found)
     return found
+
+
+def classify_head(head: bytes, name: str, size: int) -> tuple[str, str]:
+    """Recognise a file (or bundle member) from its first bytes, its name and its size.
+
+    :func:`sniff`, plus what only the health-check script's layout tells: its
+    ``NPS_EventLog.log`` holding no text is still its dump of the Security log (which had no
+    NPS event), and its ``*RegAdd_*.txt`` dumps are empty when the key was missing.
+
+    Returns:
+        ``(kind, note)`` as :func:`sniff`; the note of an empty input says why it is empty.
+    """
+    base = PurePath(name.replace("\\", "/")).name
+    blank = size == 0 or _is_blank_text(head)
+    if blank and _REGISTRY_DUMP_NAME.fullmatch(base):
+        return SourceKind.REGQUERY, NOT_READ_YET.get(SourceKind.REGQUERY, "")
+    if blank and base.lower() == _EVENT_LOG_NAME:
+        # The script's dump of a Security log without NPS events: read (it says something).
+        return SourceKind.WEVTUTIL_TEXT, ""
+    if size == 0:
+        return SourceKind.UNKNOWN, (
+            "empty file (0 bytes); export the channel again (`wevtutil epl AuthZOptCh x.evtx`)"
+        )
+    return sniff(head, base)
 
 
 def sniff(head: bytes, name: str) -> tuple[str, str]:
@@ -166,7 +227,7 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
     if head.startswith(_EVTX_MAGIC):
         return SourceKind.EVTX, ""
     if head.startswith(_ZIP_MAGICS):
-        return SourceKind.ZIP, NOT_READ_YET[SourceKind.ZIP]
+        return SourceKind.ZIP, "support bundle (.zip): every file inside is recognised and read"
     if head.startswith(_CAB_MAGIC) or suffix in _TRACE_SUFFIXES:
         return SourceKind.TRACE, "trace file: listed in the inventory, not decoded"
     text = _decode_head(head)
@@ -179,14 +240,15 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
             what = f"an XML document with root <{root}>" if root else "XML or HTML text"
             return SourceKind.UNKNOWN, f"{what}, not an event export: {_EXPORT_HINT}"
         if stripped.startswith("Event[0]:"):
-            return SourceKind.WEVTUTIL_TEXT, NOT_READ_YET[SourceKind.WEVTUTIL_TEXT]
-        if stripped.upper().startswith("HKEY_LOCAL_MACHINE\\"):
-            return SourceKind.REGQUERY, NOT_READ_YET[SourceKind.REGQUERY]
+            return SourceKind.WEVTUTIL_TEXT, ""
+        if stripped.upper().startswith("HKEY_LOCAL_MACHINE\\") or looks_like_regquery(head):
+            return SourceKind.REGQUERY, NOT_READ_YET.get(SourceKind.REGQUERY, "")
     return SourceKind.UNKNOWN, _unknown_note(head, text, suffix)
 
 
-def _expand(text: str, found: Discovery) -> Iterator[Path]:
-    """Yield the files one input stands for; account for dead ends."""
+def _expand(text: str, found: Discovery) -> Iterator[tuple[Path, BundleInfo | None]]:
+    """Yield the files one input stands for, each with the unpacked bundle it lies in (if
+    any); account for dead ends."""
     literal = Path(text)
     if _exists(literal):
         yield from _expand_existing(literal, found)
@@ -227,9 +289,9 @@ def _expand(text: str, found: Discovery) -> Iterator[Path]:
     )
 
 
-def _expand_existing(path: Path, found: Discovery) -> Iterator[Path]:
+def _expand_existing(path: Path, found: Discovery) -> Iterator[tuple[Path, BundleInfo | None]]:
     if not path.is_dir():
-        yield path
+        yield path, None
         return
     walked = _walk(path, found)
     if not walked:
@@ -241,7 +303,22 @@ def _expand_existing(path: Path, found: Discovery) -> Iterator[Path]:
                 f"{path}: the folder holds no file; point at the folder with the exports",
             )
         )
-    yield from walked
+    case = _folder_case(path, walked, found)
+    for file in walked:
+        yield file, case
+
+
+def _folder_case(folder: Path, files: list[Path], found: Discovery) -> BundleInfo | None:
+    """A case for a folder laid out like an unpacked bundle (the health-check's file names)."""
+    if not any(_BUNDLE_LAYOUT.fullmatch(file.name) for file in files):
+        return None
+    from npsdiag.sources.bundle import BundleInfo
+
+    case = BundleInfo(name=str(folder), kind="folder")
+    for file in files:
+        case.note_member_name(file.name)
+    found.bundles.append(case)
+    return case
 
 
 def _walk(folder: Path, found: Discovery) -> list[Path]:
@@ -266,7 +343,9 @@ def _walk(folder: Path, found: Discovery) -> list[Path]:
     return sorted(files, key=lambda path: path.relative_to(folder).parts)
 
 
-def _classify(path: Path, found: Discovery) -> None:
+def _classify(
+    path: Path, found: Discovery, case: BundleInfo | None, limits: BundleLimits | None
+) -> None:
     name = str(path)
     try:
         info = path.stat()
@@ -285,38 +364,102 @@ def _classify(path: Path, found: Discovery) -> None:
             )
         )
         return
-    if info.st_size == 0:
-        found.skipped.append(
-            _account(
-                name,
-                SourceKind.UNKNOWN,
-                "skipped",
-                f"{name}: empty file (0 bytes); export the channel again "
-                "(`wevtutil epl AuthZOptCh x.evtx`)",
-                size=0,
+    head = b""
+    if info.st_size:
+        try:
+            with open(path, "rb") as stream:
+                head = stream.read(_SNIFF_BYTES)
+        except OSError as error:
+            found.skipped.append(
+                _account(
+                    name,
+                    SourceKind.UNKNOWN,
+                    "unreadable",
+                    _cannot_read(name, error),
+                    size=info.st_size,
+                )
             )
-        )
+            return
+    kind, note = classify_head(head, path.name, info.st_size)
+    if kind == SourceKind.ZIP:
+        from npsdiag.sources.bundle import add_bundle
+
+        add_bundle(path, info.st_size, found, limits)
         return
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(_SNIFF_BYTES)
-    except OSError as error:
-        found.skipped.append(
-            _account(
-                name,
-                SourceKind.UNKNOWN,
-                "unreadable",
-                _cannot_read(name, error),
-                size=info.st_size,
-            )
-        )
-        return
-    kind, note = sniff(head, path.name)
+    source = Source(name=name, path=path, kind=kind, size=info.st_size, bundle=case)
     if kind in READABLE_KINDS:
-        found.sources.append(Source(name=name, path=path, kind=kind, size=info.st_size))
+        found.sources.append(source)
+        return
+    if kind == SourceKind.REGQUERY:
+        # Read by the configuration check (npsdiag.analyze), which accounts for it.
+        found.registry_dumps.append(source)
         return
     status = "listed" if kind == SourceKind.TRACE else "skipped"
     found.skipped.append(_account(name, kind, status, f"{name}: {note}", size=info.st_size))
+
+
+def _drop_copies(found: Discovery) -> None:
+    """Read a bundle member once when a file given too has the same content.
+
+    The health-check script leaves its files next to the bundle it zips them into, so
+    ``npsdiag analyze C:\\NPS`` meets every file twice. A member whose size, kind and CRC-32
+    equal those of a file on disk is not read; its accounting names the file that is.
+    """
+    files: dict[tuple[int, str], list[Source]] = {}
+    for source in (*found.sources, *found.registry_dumps):
+        if source.member is None:
+            files.setdefault((source.size, source.kind), []).append(source)
+    if not files:
+        return
+    checksums: dict[Path, int | None] = {}
+    copies: dict[str, Source] = {}
+    for source in (*found.sources, *found.registry_dumps):
+        if source.member is None:
+            continue
+        base = source.name.rpartition("!")[2].rpartition("/")[2].casefold()
+        # A file of the same name first, so that the note names the file it was made from.
+        candidates = sorted(
+            files.get((source.size, source.kind), ()),
+            key=lambda file: file.path.name.casefold() != base,
+        )
+        for file in candidates:
+            if file.path not in checksums:
+                checksums[file.path] = _crc32(file.path)
+            if checksums[file.path] == source.member.crc:
+                copies[source.name] = file
+                break
+    if not copies:
+        return
+    found.sources = [source for source in found.sources if source.name not in copies]
+    found.registry_dumps = [s for s in found.registry_dumps if s.name not in copies]
+    accounted = {stats.name: stats for stats in found.skipped}
+    for name, file in copies.items():
+        message = f"{name}: same content as {file.name}, which is read; not read twice"
+        stats = accounted.get(name)
+        if stats is not None:  # a registry dump: its entry is already there
+            stats.messages = [message]
+            continue
+        found.skipped.append(_account(name, file.kind, "skipped", message, size=file.size))
+
+
+def _crc32(path: Path) -> int | None:
+    checksum = 0
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(_CRC_BLOCK), b""):
+                checksum = zlib.crc32(block, checksum)
+    except OSError:
+        return None
+    return checksum
+
+
+def _is_blank_text(head: bytes) -> bool:
+    """True for a byte-order mark and white space only (what Out-File writes for no output)."""
+    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if head.startswith(bom):
+            head = head[len(bom) :]
+            break
+    return not head.replace(b"\x00", b"").strip()
 
 
 def _account(
