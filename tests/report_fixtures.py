@@ -699,6 +699,7 @@ def build_analysis() -> Analysis:
         unknown_codes=["CLIENT_CERT_IDENTIFIER"],
         version="0.1.0",
         command_line=r"npsdiag analyze C:\export --html report.html",
+        servers=["NPS01.contoso.com"],
         config_findings=[
             {
                 "check": "registry.ip-whitelist",

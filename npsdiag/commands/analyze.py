@@ -34,6 +34,12 @@ def analyze(
     ),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
     csv_path: Path | None = typer.Option(None, "--csv", help="Write one CSV row per incident."),
+    redact: bool = typer.Option(
+        False,
+        "--redact",
+        help="Replace user names, domains, IPs, tenant ids, thumbprints and host names by "
+        "stable pseudonyms in every output.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the terminal summary."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
@@ -46,6 +52,10 @@ def analyze(
     command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     catalog = load_catalog()
     analysis = analyze_paths(inputs, catalog=catalog, command_line=command_line)
+    if redact:
+        from npsdiag.redact import redact_analysis
+
+        analysis = redact_analysis(analysis)
     options = ReportOptions(guidance=guidance_from_entries(catalog.entries))
     outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
     to_stdout = False

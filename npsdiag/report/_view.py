@@ -498,6 +498,7 @@ class ReportView:
     tool_name: str
     version: str
     command_line: str
+    servers: tuple[str, ...]
     summary: SummaryView
     problems: tuple[ProblemView, ...]
     incidents: tuple[IncidentView, ...]
@@ -654,6 +655,7 @@ class _ViewBuilder:
             tool_name=_TOOL_NAME,
             version=text(analysis.version),
             command_line=text(analysis.command_line),
+            servers=tuple(text(server) for server in analysis.servers),
             summary=self._summary(incidents, sources, unknown_codes),
             problems=problems,
             incidents=incidents,

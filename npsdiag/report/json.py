@@ -174,6 +174,7 @@ def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
             "version": view.version,
             "command_line": view.command_line,
         },
+        "servers": list(view.servers),
         "summary": {
             "problems": summary.problems,
             "incidents": summary.incidents,

@@ -260,6 +260,7 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
     lines = [
         "# npsdiag report",
         "",
+        *([f"Server: {escape_inline(', '.join(view.servers))}", ""] if view.servers else []),
         f"npsdiag {escape_inline(view.version)}, command line:",
         "",
         code_block(view.command_line, "console"),

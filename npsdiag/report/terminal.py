@@ -90,6 +90,8 @@ def _header(view: ReportView) -> RenderableType:
     lines: list[RenderableType] = [headline, counts]
     if summary.start and summary.end:
         lines.append(Text(f"Data from {_seconds(summary.start)} to {_seconds(summary.end)} (UTC)"))
+    if view.servers:
+        lines.append(Text(f"Server: {', '.join(view.servers)}"))
     lines.append(Text(f"Command: {shorten(view.command_line, 300)}", style="dim"))
     return Group(*lines)
 
