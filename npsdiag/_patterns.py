@@ -13,6 +13,7 @@ quoted in the project's reference notes; see docs/extraction.md for the shapes a
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 # --------------------------------------------------------------------------------------------
 # Source classification (used by is_relevant; sets only, no regex)
@@ -101,7 +102,10 @@ CORRELATION_ID = re.compile(
 )
 
 #: Entra sign-in error codes such as ``AADSTS7000112``.
-AADSTS = re.compile(r"(?<![A-Za-z0-9])AADSTS\d{1,10}(?!\d)")
+#: Written as "AADSTS, not preceded by a letter or digit" with the look-behind after the
+#: literal (it spans the literal too), which lets the engine jump from one "AADSTS" to the
+#: next instead of testing a look-behind at every character.
+AADSTS = re.compile(r"AADSTS(?<![A-Za-z0-9]AADSTS)\d{1,10}(?!\d)")
 
 _TOKEN = r"([A-Za-z][A-Za-z0-9_]{0,127})\b"
 
@@ -117,7 +121,10 @@ CODE_AFTER_RESPONSE = re.compile(
     r"Azure\s{1,4}MFA\s{1,4}response\s{0,8}:\s{0,8}" + _TOKEN, re.IGNORECASE
 )
 
-_UPPER_SNAKE = r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"
+#: An UPPER_SNAKE word not preceded by a letter, digit or underscore. The look-behind comes
+#: after the first letter and spans it (``.`` is that letter): the same condition, but the
+#: engine can skip to the next capital instead of testing a look-behind at every character.
+_UPPER_SNAKE = r"([A-Z](?<![A-Za-z0-9_].)[A-Z0-9]*(?:_[A-Z0-9]+)+)"
 
 #: Code position 3: an UPPER_SNAKE token right before ``Msg::`` (abridged texts that lost their
 #: ``ErrorCode::`` label, e.g. ``ESTS_TOKEN_ERROR Msg:: Unable to get ...``).
@@ -126,6 +133,7 @@ CODE_BEFORE_MSG = re.compile(_UPPER_SNAKE + r"\s{1,8}Msg\s{0,8}::")
 #: Code position 4: an UPPER_SNAKE token used as a label, ``IP_WHITE_LIST_WARNING::IP ...``.
 CODE_LABEL = re.compile(_UPPER_SNAKE + r"::")
 
+#: The four code positions, in the order above (extract tries each with its own guard).
 CODE_PATTERNS = (CODE_AFTER_ERRORCODE, CODE_AFTER_RESPONSE, CODE_BEFORE_MSG, CODE_LABEL)
 
 #: Words that sit in a code position only because a label was left empty.
@@ -182,6 +190,67 @@ KIND_NOTICE = re.compile(
     r"|IP\s{0,4}White\s{0,4}list\s{1,8}is\s{1,8}being\s{1,8}ignored"
     r"|missing\s{1,8}NAS\s{1,8}Identifier",
     re.IGNORECASE,
+)
+
+
+class Guard(NamedTuple):
+    """Literal facts about a case-insensitive pattern, in lower case, that let a search be
+    skipped or started late (``extract._lowered`` says when testing them on the lower-cased
+    text is exact).
+
+    Every match of the pattern begins with one of ``starts`` (a ``\\b`` or look-behind before it
+    takes no characters) and contains, for each group in ``needs``, at least one of the
+    group's literals.
+    """
+
+    starts: tuple[str, ...]
+    needs: tuple[tuple[str, ...], ...] = ()
+
+
+CID_GUARD = Guard(("cid",))
+STATE_GUARD = Guard(("with",), (("state",),))
+RESPONSE_STATE_GUARD = Guard(("response",), (("state",), ("access",)))
+TRACE_ID_GUARD = Guard(("trace",))
+CORRELATION_ID_GUARD = Guard(("correlation",))
+DETAIL_START_GUARD = Guard(("msg", "and"), (("msg", "message"),))
+USER_ANCHOR_GUARD = Guard(("for",), (("user",),))
+BOILERPLATE_GUARD = Guard(("enter",), (("error_code",),))
+CODE_AFTER_ERRORCODE_GUARD = Guard(("errorcode",), (("::",),))
+CODE_AFTER_RESPONSE_GUARD = Guard(("azure",), (("mfa",), ("response",)))
+KIND_EXCEPTION_GUARD = Guard(("exception",), (("auth",),))
+KIND_REJECTED_GUARD = Guard(("access",), (("rejected", "denied"), ("user",)))
+KIND_ACCEPTED_GUARD = Guard(("access",), (("accepted",), ("user",)))
+KIND_CHALLENGE_GUARD = Guard(("challenge",), (("requested",),))
+KIND_IGNORED_GUARD = Guard(("only", "ignoring"), (("secondary", "request"),))
+KIND_NOTICE_GUARD = Guard(("ip", "missing"), (("white", "nas"),))
+
+#: What every match of the (case-sensitive) AADSTS pattern begins with.
+AADSTS_START = "AADSTS"
+
+# --------------------------------------------------------------------------------------------
+# The commonest extension messages, word for word
+# --------------------------------------------------------------------------------------------
+
+#: A user name that cannot take part in any pattern above: no whitespace (every phrase has
+#: some), no colon (every label has one), no quote, comma or semicolon (what USER and
+#: USER_TOKEN strip or stop at), at most 128 characters (USER reads up to 256).
+_PLAIN_USER = r"([^\s:'\"`,;]{1,128})"
+_PLAIN_GUID = rf"({GUID})"
+
+#: The three messages a healthy server writes most (challenge, accepted, ignored), exactly as
+#: the extension writes them, with only the CID, user, state and response state varying.
+#: ``extract`` gives a text that matches this in full, and holds no "AADSTS", its Finding
+#: directly; ``extract._known_finding`` shows, pattern by pattern, that this Finding is the
+#: one the general rules give. A change to the patterns above must be checked against it.
+KNOWN_MESSAGE = re.compile(
+    r"NPS Extension for Azure MFA: (?:"
+    rf"CID: {_PLAIN_GUID} : (?:"
+    rf"Challenge requested in Authentication Ext for User {_PLAIN_USER} with state {_PLAIN_GUID}"
+    rf"|Access Accepted for user {_PLAIN_USER} with Azure MFA response: Success "
+    r"and message: Success)"
+    r"|\r\nNPS Extension for Azure MFA only performs Secondary Auth for Radius requests in "
+    rf"AccessAccept State\. Request received for User {_PLAIN_USER} with response state "
+    r"(AccessReject|AccessChallenge|AccessAccept), ignoring request\.)"
 )
 
 #: Canonical spelling of the three RADIUS outcomes named in ``response state``.

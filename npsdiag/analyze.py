@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -50,33 +51,15 @@ def analyze_paths(
     accounts: list[SourceStats] = list(discovery.skipped)
     findings: list[Finding] = []
     seen: dict[_Identity, str] = {}
-    for source in discovery.sources:
-        stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
-        duplicates: dict[str, int] = {}
-        try:
-            for event in read_events(source, stats, is_relevant):
-                finding = extract(event)
-                if finding is None:
-                    continue
-                identity = _identity(event)
-                first_seen = seen.setdefault(identity, source.name)
-                if first_seen != source.name:
-                    duplicates[first_seen] = duplicates.get(first_seen, 0) + 1
-                    continue
-                findings.append(finding)
-        except InputError as error:
-            # Whatever was read before the failure is kept; the file is marked as such.
-            stats.status = "unreadable" if not stats.records_read else "partial"
-            stats.messages.append(str(error))
-        for other, count in sorted(duplicates.items()):
-            stats.messages.append(
-                f"{count} relevant record(s) were already read from {other} (the same events "
-                "exported twice, e.g. a folder and its bundle) and were counted once"
-            )
-        stats.finish()
-        accounts.append(stats)
-        if on_source is not None:
-            on_source(stats)
+    # Events and findings form no reference cycles, so the cyclic collector only burns time
+    # rescanning the growing list of findings (about a fifth of the run on big logs).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _read_all(discovery.sources, accounts, findings, seen, on_source)
+    finally:
+        if collecting:
+            gc.enable()
     dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
     accounts.sort(key=lambda s: (s.name.lower(), s.name))
     if not any(s.status in _READ_STATUSES for s in accounts):
@@ -134,6 +117,43 @@ def _identity(event: Event) -> _Identity:
         fields.get("ReasonCode", ""),
         event.data,
     )
+
+
+def _read_all(
+    sources: Sequence[Source],
+    accounts: list[SourceStats],
+    findings: list[Finding],
+    seen: dict[_Identity, str],
+    on_source: ProgressCallback | None,
+) -> None:
+    """Read every event source, keep the findings, and account for each source."""
+    for source in sources:
+        stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
+        duplicates: dict[str, int] = {}
+        try:
+            for event in read_events(source, stats, is_relevant):
+                finding = extract(event)
+                if finding is None:
+                    continue
+                identity = _identity(event)
+                first_seen = seen.setdefault(identity, source.name)
+                if first_seen != source.name:
+                    duplicates[first_seen] = duplicates.get(first_seen, 0) + 1
+                    continue
+                findings.append(finding)
+        except InputError as error:
+            # Whatever was read before the failure is kept; the file is marked as such.
+            stats.status = "unreadable" if not stats.records_read else "partial"
+            stats.messages.append(str(error))
+        for other, count in sorted(duplicates.items()):
+            stats.messages.append(
+                f"{count} relevant record(s) were already read from {other} (the same events "
+                "exported twice, e.g. a folder and its bundle) and were counted once"
+            )
+        stats.finish()
+        accounts.append(stats)
+        if on_source is not None:
+            on_source(stats)
 
 
 def _read_registry_dumps(

@@ -498,7 +498,12 @@ class Catalog:
                 else:
                     codeless.append((entry, rule))
         self._by_code = by_code
-        self._codeless = tuple(codeless)
+        # Rules without a code are tried only on findings of their kind (most name one), so a
+        # finding is not tested against the hundred NPS reason-code rules of other kinds.
+        by_kind: dict[str | None, list[tuple[CatalogEntry, MatchRule]]] = {}
+        for entry, rule in codeless:
+            by_kind.setdefault(rule.kind, []).append((entry, rule))
+        self._codeless_by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
         self._fallbacks = tuple(fallbacks)
         #: Every product code some entry names; anything else is an unknown code.
         self.codes: frozenset[str] = frozenset(by_code) | frozenset(
@@ -566,7 +571,10 @@ class Catalog:
         by id. Fallback rules are only tried when nothing else matches. Check and detector
         entries have no rules and are never returned.
         """
-        candidates: list[tuple[CatalogEntry, MatchRule]] = list(self._codeless)
+        candidates: list[tuple[CatalogEntry, MatchRule]] = [
+            *self._codeless_by_kind.get(finding.kind, ()),
+            *self._codeless_by_kind.get(None, ()),
+        ]
         for code in dict.fromkeys(finding.codes):
             candidates.extend(self._by_code.get(code, ()))
         best: dict[str, Match] = {}

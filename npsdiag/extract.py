@@ -26,7 +26,7 @@ import dataclasses
 import ipaddress
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 
 from npsdiag import _patterns as pat
@@ -234,6 +234,13 @@ def _extension_text(event: Event) -> str:
     A rendered message can be a generic "description cannot be found" while the unnamed data
     holds the real text, so each layout is tried before falling back.
     """
+    if not event.message and not event.fields:
+        # Only the unnamed data can hold text (the .evtx layout of every extension message):
+        # whether or not it carries the wording, it is Event.text.
+        data = event.data
+        if len(data) == 1:
+            return data[0]
+        return "\n".join(value for value in data if value)
     candidates = (
         event.message or "",
         "\n".join(value for value in event.data if value),
@@ -246,87 +253,339 @@ def _extension_text(event: Event) -> str:
 
 
 def _extension_finding(event: Event, text: str) -> Finding:
-    detail_match = pat.DETAIL_START.search(text)
-    header = text[: detail_match.start()] if detail_match else text
-    kind = _extension_kind(text)
+    known = pat.KNOWN_MESSAGE.fullmatch(text)
+    if known is not None and pat.AADSTS_START not in text:
+        return _known_finding(event, known)
+    return _parsed_finding(event, text)
+
+
+def _parsed_finding(event: Event, text: str) -> Finding:
+    """The general rules: every field read by its own pattern (docs/extraction.md)."""
+    # Every field below has its own pattern, and most are absent from any one message, so
+    # each search is guarded by literal tests on the lower-cased text (a few nanoseconds)
+    # and starts where its match could first begin; see _lowered for why this is exact.
+    low = _lowered(text)
+    detail_match = _guarded_search(pat.DETAIL_START, pat.DETAIL_START_GUARD, text, low)
     if detail_match:
-        detail = _clean_detail(text[detail_match.end() :])
-    elif kind in (FindingKind.NOTICE, FindingKind.EXT_OTHER):
-        detail = _clean_detail(_strip_leading_labels(text))
+        cut = detail_match.start()
+        header = text[:cut]
+        header_low = low[:cut] if low is not None else None
     else:
-        detail = None
-    user = _extension_user(header)
+        header, header_low = text, low
+    kind = _extension_kind(text, low)
+    if detail_match:
+        body: int | None = detail_match.end()
+    elif kind in (FindingKind.NOTICE, FindingKind.EXT_OTHER):
+        body = _leading_labels_end(text)
+    else:
+        body = None
+    detail = None
+    if body is not None:
+        detail = _clean_detail(text[body:], low[body:] if low is not None else None)
+    user = _extension_user(header, header_low)
     return Finding(
         event=event,
         kind=kind,
-        codes=_codes(text),
-        cid=_first_group(pat.CID, text),
+        codes=_codes(text, low),
+        cid=_guarded_group(pat.CID, pat.CID_GUARD, text, low),
         user=user,
         user_key=user_key(user),
-        state=_first_group(pat.STATE, header),
-        aadsts=_unique(match.group(0) for match in pat.AADSTS.finditer(text)),
-        trace_id=_first_group(pat.TRACE_ID, text),
-        correlation_id=_first_group(pat.CORRELATION_ID, text),
+        state=_guarded_group(pat.STATE, pat.STATE_GUARD, header, header_low),
+        aadsts=_aadsts(text),
+        trace_id=_guarded_group(pat.TRACE_ID, pat.TRACE_ID_GUARD, text, low),
+        correlation_id=_guarded_group(pat.CORRELATION_ID, pat.CORRELATION_ID_GUARD, text, low),
         detail=detail,
-        response_state=_response_state(header),
+        response_state=_response_state(header, header_low),
     )
 
 
-def _extension_kind(text: str) -> str:
-    for pattern, kind in (
-        (pat.KIND_EXCEPTION, FindingKind.EXCEPTION),
-        (pat.KIND_REJECTED, FindingKind.REJECTED),
-        (pat.KIND_ACCEPTED, FindingKind.ACCEPTED),
-        (pat.KIND_CHALLENGE, FindingKind.CHALLENGE),
-        (pat.KIND_IGNORED, FindingKind.IGNORED),
-        (pat.KIND_NOTICE, FindingKind.NOTICE),
-    ):
-        if pattern.search(text):
+def _known_finding(event: Event, known: re.Match[str]) -> Finding:
+    """The Finding of a message in one of the exact shapes of ``pat.KNOWN_MESSAGE``.
+
+    Why it equals what the general rules give: the user name has no whitespace, colon,
+    quote, comma or semicolon, and the text has no "AADSTS". Every pattern that reads a
+    field needs whitespace or a colon somewhere in its match (CID, state, response state,
+    trace and correlation ids, the four code positions, Msg/message, the user anchor, the
+    help-link sentence, and every kind but the IP_WHITE_LIST_WARNING notice), so none can
+    match inside the name, nor across its ends (a space and a fixed word follow it, the
+    fixed text before it ends in a space). So each pattern finds what the fixed text holds:
+
+    * kind: the first kind rule to match the fixed text ("Challenge requested", "Access
+      Accepted for user", "only performs Secondary Auth"); the notice rule comes last, so a
+      name spelling IP_WHITE_LIST_WARNING changes nothing. Neither "AccessAccept" nor
+      "AccessReject" is "Access Rejected/Accepted" (no space), and "AccessChallenge" has no
+      word boundary before "Challenge".
+    * user: the one anchor is "for User "/"for user " (no "for ... user" elsewhere); USER
+      then stops at the first place followed by whitespace and "with", the end of the name,
+      which needs no stripping.
+    * cid: the first "CID:", the fixed one, followed by a space; state: "with state" then a
+      GUID at the end of the text; response_state: "response state X," (canonical already).
+    * codes: only "Azure MFA response: Success" of the accepted message is a code position
+      ("Azure MFA:" and "with response state" are not); detail: the accepted message's text
+      after "and message:", "Success"; the others have no Msg/message marker and are not
+      notices, so no detail.
+    * aadsts, trace and correlation ids: none (no "AADSTS"; no "Trace ID:" or
+      "Correlation ID:" in the fixed text).
+    """
+    cid, challenge_user, state, accepted_user, ignored_user, response_state = known.groups()
+    if challenge_user is not None:
+        kind, user = FindingKind.CHALLENGE, challenge_user
+    elif accepted_user is not None:
+        kind, user = FindingKind.ACCEPTED, accepted_user
+    else:
+        kind, user = FindingKind.IGNORED, ignored_user
+    accepted = kind == FindingKind.ACCEPTED
+    return Finding(
+        event=event,
+        kind=kind,
+        codes=_SUCCESS_CODES if accepted else (),
+        cid=cid.lower() if cid is not None else None,
+        user=user,
+        user_key=user_key(user),
+        state=state.lower() if state is not None else None,
+        detail="Success" if accepted else None,
+        response_state=response_state,
+    )
+
+
+_SUCCESS_CODES = ("Success",)
+
+
+#: Characters that Python's case-insensitive matching equates with an ASCII letter although
+#: lower-casing does not turn them into it, or turns them into two characters: İ ı ſ K.
+_FOLD_TRAPS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _lowered(text: str) -> str | None:
+    """``text.lower()`` when literal tests on it stand exactly for the patterns, else None.
+
+    In a text without the four characters of ``_FOLD_TRAPS`` (checked by enumerating every
+    code point), a case-insensitive pattern's ASCII letter matches a character exactly when
+    that character lower-cases to the letter, and lower-casing maps each character to one,
+    so indexes stay the same. A literal found (or not) in the lowered text is then found
+    (or not) by the pattern at the same place. With a trap inside, None: search in full.
+    """
+    if not text.isascii():
+        for trap in _FOLD_TRAPS:
+            if trap in text:
+                return None
+    return text.lower()
+
+
+#: Places a guarded pattern is tried at, one by one, before the rest of the text is left to
+#: the regex engine: a text with many false starts then costs one pass, not one call each.
+_GUARDED_TRIES = 4
+
+
+def _guarded_start(guard: pat.Guard, low: str, position: int = 0) -> int:
+    """The first place at or after ``position`` where a match guarded by ``guard`` could
+    begin in ``low``, or -1 for nowhere."""
+    starts = guard.starts
+    start = (
+        low.find(starts[0], position) if len(starts) == 1 else _next_start(starts, low, position)
+    )
+    if start < 0:
+        return -1
+    for group in guard.needs:
+        for literal in group:
+            if literal in low:
+                break
+        else:
+            return -1
+    return start
+
+
+def _next_start(starts: tuple[str, ...], low: str, position: int) -> int:
+    if len(starts) == 1:
+        return low.find(starts[0], position)
+    start = -1
+    for literal in starts:
+        at = low.find(literal, position)
+        if at >= 0 and (start < 0 or at < start):
+            start = at
+    return start
+
+
+def _guarded_search(
+    pattern: re.Pattern[str], guard: pat.Guard, text: str, low: str | None
+) -> re.Match[str] | None:
+    """``pattern.search(text)``, tried only where the guard says a match could begin.
+
+    A match can begin only where one of ``guard.starts`` occurs, so trying ``match`` at each
+    such place in order finds the leftmost match, the one ``search`` finds; ``\\b`` and
+    look-behinds see the characters before the place as they do in a search.
+    """
+    if low is None:
+        return pattern.search(text)
+    starts = guard.starts
+    if len(starts) > 1:
+        return _guarded_search_any(pattern, guard, text, low)
+    # One start literal (most guards): the same steps as below, without the merging.
+    literal = starts[0]
+    at = low.find(literal)
+    if at < 0:
+        return None
+    for group in guard.needs:
+        for needed in group:
+            if needed in low:
+                break
+        else:
+            return None
+    for _ in range(_GUARDED_TRIES):
+        match = pattern.match(text, at)
+        if match is not None:
+            return match
+        at = low.find(literal, at + 1)
+        if at < 0:
+            return None
+    return pattern.search(text, at)
+
+
+def _guarded_search_any(
+    pattern: re.Pattern[str], guard: pat.Guard, text: str, low: str
+) -> re.Match[str] | None:
+    at = _guarded_start(guard, low)
+    tries = 0
+    while at >= 0:
+        match = pattern.match(text, at)
+        if match is not None:
+            return match
+        tries += 1
+        if tries == _GUARDED_TRIES:
+            return pattern.search(text, at + 1)
+        at = _next_start(guard.starts, low, at + 1)
+    return None
+
+
+def _guarded_finditer(
+    pattern: re.Pattern[str], guard: pat.Guard, text: str, low: str | None
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern that never matches empty, tried as above.
+
+    After a match, the next one is the leftmost that begins at or after its end.
+    """
+    if low is None:
+        yield from pattern.finditer(text)
+        return
+    at = _guarded_start(guard, low)
+    tries = 0
+    while at >= 0:
+        match = pattern.match(text, at)
+        if match is not None:
+            yield match
+            at = _next_start(guard.starts, low, match.end())
+            continue
+        tries += 1
+        if tries == _GUARDED_TRIES:
+            yield from pattern.finditer(text, at + 1)
+            return
+        at = _next_start(guard.starts, low, at + 1)
+
+
+def _guarded_group(
+    pattern: re.Pattern[str], guard: pat.Guard, text: str, low: str | None
+) -> str | None:
+    match = _guarded_search(pattern, guard, text, low)
+    return match.group(1).lower() if match else None
+
+
+_KIND_RULES = (
+    (pat.KIND_EXCEPTION, pat.KIND_EXCEPTION_GUARD, FindingKind.EXCEPTION),
+    (pat.KIND_REJECTED, pat.KIND_REJECTED_GUARD, FindingKind.REJECTED),
+    (pat.KIND_ACCEPTED, pat.KIND_ACCEPTED_GUARD, FindingKind.ACCEPTED),
+    (pat.KIND_CHALLENGE, pat.KIND_CHALLENGE_GUARD, FindingKind.CHALLENGE),
+    (pat.KIND_IGNORED, pat.KIND_IGNORED_GUARD, FindingKind.IGNORED),
+    (pat.KIND_NOTICE, pat.KIND_NOTICE_GUARD, FindingKind.NOTICE),
+)
+
+
+def _extension_kind(text: str, low: str | None) -> str:
+    for pattern, guard, kind in _KIND_RULES:
+        if _guarded_search(pattern, guard, text, low):
             return kind
     return FindingKind.EXT_OTHER
 
 
-def _codes(text: str) -> tuple[str, ...]:
+def _codes(text: str, low: str | None) -> tuple[str, ...]:
     """Every code in a code position, in text order, each once; unknown codes included."""
     found: list[tuple[int, str]] = []
-    for pattern in pat.CODE_PATTERNS:
-        for match in pattern.finditer(text):
-            code = match.group(1)
-            if code.lower() not in pat.NOT_CODES:
-                found.append((match.start(1), code))
+    _add_codes(
+        _guarded_finditer(pat.CODE_AFTER_ERRORCODE, pat.CODE_AFTER_ERRORCODE_GUARD, text, low),
+        found,
+    )
+    _add_codes(
+        _guarded_finditer(pat.CODE_AFTER_RESPONSE, pat.CODE_AFTER_RESPONSE_GUARD, text, low),
+        found,
+    )
+    # The other two are case-sensitive, so their literals are tested on the text itself: both
+    # end in "::" after an UPPER_SNAKE code (which holds "_"), one with "Msg" before the "::".
+    if "::" in text and "_" in text:
+        if "Msg" in text:
+            _add_codes(pat.CODE_BEFORE_MSG.finditer(text), found)
+        _add_codes(pat.CODE_LABEL.finditer(text), found)
+    if not found:
+        return ()
     found.sort()
     return _unique(code for _, code in found)
 
 
-def _extension_user(header: str) -> str | None:
+def _add_codes(matches: Iterable[re.Match[str]], found: list[tuple[int, str]]) -> None:
+    for match in matches:
+        code = match.group(1)
+        if code.lower() not in pat.NOT_CODES:
+            found.append((match.start(1), code))
+
+
+def _aadsts(text: str) -> tuple[str, ...]:
+    start = text.find(pat.AADSTS_START)  # the pattern is case-sensitive and begins with it
+    if start < 0:
+        return ()
+    return _unique(match.group(0) for match in pat.AADSTS.finditer(text, start))
+
+
+def _extension_user(header: str, low: str | None) -> str | None:
     # Only the part before "Msg::" / "and message:" is searched: the free text after it can say
     # "... for the user" about something else.
-    anchors = [
-        anchor.end()
-        for anchor in itertools.islice(pat.USER_ANCHOR.finditer(header), pat.USER_ANCHOR_LIMIT)
-    ]
-    for pattern in (pat.USER, pat.USER_TOKEN):
-        for start in anchors:
-            match = pattern.match(header, start)
-            if match is not None:
-                name = match.group(1).strip().strip(_QUOTES).strip()
-                if pattern is pat.USER_TOKEN:
-                    name = name.rstrip(".")
-                if name:
-                    return name
+    anchors: list[int] = []
+    # Names followed by "::" or "with" first, at every anchor in turn; the anchors are found
+    # as they are needed, since the first usually gives the name.
+    found = itertools.islice(
+        _guarded_finditer(pat.USER_ANCHOR, pat.USER_ANCHOR_GUARD, header, low),
+        pat.USER_ANCHOR_LIMIT,
+    )
+    for anchor in found:
+        anchors.append(anchor.end())
+        name = _user_at(pat.USER, header, anchor.end())
+        if name:
+            return name
+    for start in anchors:
+        name = _user_at(pat.USER_TOKEN, header, start)
+        if name:
+            return name
     return None
 
 
-def _response_state(header: str) -> str | None:
-    match = pat.RESPONSE_STATE.search(header)
+def _user_at(pattern: re.Pattern[str], header: str, start: int) -> str | None:
+    match = pattern.match(header, start)
+    if match is None:
+        return None
+    name = match.group(1).strip().strip(_QUOTES).strip()
+    if pattern is pat.USER_TOKEN:
+        name = name.rstrip(".")
+    return name
+
+
+def _response_state(header: str, low: str | None) -> str | None:
+    match = _guarded_search(pat.RESPONSE_STATE, pat.RESPONSE_STATE_GUARD, header, low)
     if match is None:
         return None
     value = match.group(1)
     return pat.RESPONSE_STATES.get(value.lower(), value)
 
 
-def _strip_leading_labels(text: str) -> str:
-    """Drop ``NPS Extension for Azure MFA:``, ``CID: ... :`` and ``CODE::`` from the start.
+def _leading_labels_end(text: str) -> int:
+    """Where the text starts after ``NPS Extension for Azure MFA:``, ``CID: ... :`` and
+    ``CODE::`` at its start.
 
     Real messages carry at most three such labels (a doubled prefix, then the CID); the cap
     keeps a text made of nothing but labels from costing a loop turn per label.
@@ -341,11 +600,26 @@ def _strip_leading_labels(text: str) -> str:
         if match is None or match.end() == position:
             break
         position = match.end()
-    return text[position:]
+    return position
 
 
-def _clean_detail(raw: str) -> str | None:
-    detail = pat.BOILERPLATE.sub("", raw).strip()
+def _clean_detail(raw: str, low: str | None = None) -> str | None:
+    """``raw`` trimmed, without help-link sentences, cut to DETAIL_MAX_CHARS.
+
+    ``low`` is ``raw`` lowered by :func:`_lowered`, when the caller has it: the sentences are
+    then looked for only where the guard allows.
+    """
+    if low is None:
+        detail = pat.BOILERPLATE.sub("", raw)
+    else:
+        # What sub("", raw) gives, for a pattern that never matches empty.
+        kept: list[str] = []
+        position = 0
+        for match in _guarded_finditer(pat.BOILERPLATE, pat.BOILERPLATE_GUARD, raw, low):
+            kept.append(raw[position : match.start()])
+            position = match.end()
+        detail = "".join(kept) + raw[position:] if kept else raw
+    detail = detail.strip()
     if not detail:
         return None
     if len(detail) > DETAIL_MAX_CHARS:
@@ -442,8 +716,10 @@ def _fields_by_name(fields: Mapping[str, str]) -> dict[str, str]:
     """Field lookup that ignores case and any path a reader put before a UserData leaf."""
     by_name: dict[str, str] = {}
     for key, value in fields.items():
-        leaf = pat.FIELD_PATH_SEPARATORS.split(key)[-1].lower()
-        by_name.setdefault(leaf, value)
+        # Most names carry no path: the split (a regex call) is done only when it can cut.
+        if "/" in key or "." in key or ":" in key:
+            key = pat.FIELD_PATH_SEPARATORS.split(key)[-1]
+        by_name.setdefault(key.lower(), value)
     return by_name
 
 
@@ -632,11 +908,6 @@ def _bare_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], int | None
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _first_group(pattern: re.Pattern[str], text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(1).lower() if match else None
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -428,23 +428,34 @@ def expected_record(record: EventRecord, record_id: int) -> NormalisedRecord:
     }
 
 
+def _libevtx_text(text: str) -> str:
+    """libevtx drops one leading U+FEFF from every string (it reads it as a byte-order mark)."""
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def _libevtx_value(value: object) -> str:
     if isinstance(value, Int32) and value < 0:
         magnitude = (int(value) & 0x7FFFFFFF) or 0x80000000
         return f"-{magnitude}"
-    if isinstance(value, str) and not isinstance(value, Sid) and value == "\n":
-        return ""
+    if isinstance(value, str) and not isinstance(value, Sid):
+        value = _libevtx_text(value)
+        if value == "\n":
+            return ""
+        return value
     return _expected_value(value)
 
 
 def expected_libevtx_record(record: EventRecord, record_id: int) -> NormalisedRecord:
     """Like :func:`expected_record`, with libevtx's known defects applied."""
     expected = expected_record(record, record_id)
-    for key in ("channel", "computer"):
+    for key in ("provider", "channel", "computer"):
+        expected[key] = _libevtx_text(expected[key])
         if expected[key] == "\n":
             expected[key] = ""
     if record.named:
-        expected["data"] = [(name, _libevtx_value(value)) for name, value in _pairs(record)]
+        expected["data"] = [
+            (_libevtx_text(name), _libevtx_value(value)) for name, value in _pairs(record)
+        ]
     else:
         expected["data"] = [_libevtx_value(value) for value in record.data]
     return expected

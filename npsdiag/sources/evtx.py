@@ -162,6 +162,11 @@ def read_evtx(source: Source, stats: SourceStats, relevant: Relevance | None) ->
     origin = source.name
     next_record = parser.records_json().__next__
     cache: dict[str, tuple[str, bool, _Head, int]] = {}
+    # The key and decision of the last record decided through the cache. Consecutive records
+    # often share a layout; checking that one first skips finding the time and hashing a key
+    # of a few hundred characters. The first key is a raw NUL, which JSON text never holds.
+    recent_key = "\x00"
+    recent: tuple[str, bool, _Head, int] | None = None
 
     read = 0
     wanted = 0
@@ -194,12 +199,21 @@ def read_evtx(source: Source, stats: SourceStats, relevant: Relevance | None) ->
                 break
 
             text: str = record["data"]
-            time_at = text.find(_TIME_KEY, _NAME_AT) + 14
-            channel_at = text.find(_CHANNEL_KEY, time_at) + 10
             # Records whose text from the provider name to the time is the same, and whose
             # channel text is the same, share one decision (see _decide for the checks).
-            key = text[_NAME_AT:time_at]
-            cached = cache.get(key)
+            if text.startswith(recent_key, _NAME_AT):
+                # A key ends with the first time key after the name, so this is where the
+                # search below would find the time.
+                key = recent_key
+                time_at = _NAME_AT + len(key)
+                cached = recent
+            else:
+                time_at = text.find(_TIME_KEY, _NAME_AT) + 14
+                key = text[_NAME_AT:time_at]
+                cached = cache.get(key)
+                if cached is not None:
+                    recent_key, recent = key, cached
+            channel_at = text.find(_CHANNEL_KEY, time_at) + 10
             if cached is None or not text.startswith(cached[0], channel_at):
                 decision = _decide(text, time_at, channel_at, relevant)
                 if decision is None:
@@ -215,6 +229,7 @@ def read_evtx(source: Source, stats: SourceStats, relevant: Relevance | None) ->
                 cached = (decision.token, decision.wanted, decision.head, decision.computer_offset)
                 if decision.cacheable:
                     cache[key] = cached
+                    recent_key, recent = key, cached
 
             # The time is compared as text: the evtx package writes every FILETIME in one
             # fixed-width form, which sorts like the instant it names. Only a text that would

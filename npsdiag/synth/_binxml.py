@@ -175,18 +175,20 @@ def _check_attribute_text(text: object, what: str) -> None:
 
     Both are XML attribute values. libevtx writes an empty attribute value without
     its closing quote, does not escape ``"`` in attribute values, and fails the
-    whole record on a value that is exactly a line feed. Windows never writes such
-    names: they come from manifests, where they are identifiers.
+    whole record on a value that is exactly a line feed. It also drops one leading
+    U+FEFF from every string, so a name of just U+FEFF is empty to it. Windows never
+    writes such names: they come from manifests, where they are identifiers.
     """
     if not isinstance(text, str):
         raise EvtxWriteError(f"{what}: expected str, got {type(text).__name__}")
-    if not text:
+    shown = text[1:] if text.startswith("\ufeff") else text
+    if not shown:
         raise EvtxWriteError(f"{what}: must not be empty (libevtx renders it as broken XML)")
     if '"' in text:
         raise EvtxWriteError(
             f"{what}: {text[:60]!r} contains '\"', which libevtx writes unescaped into XML"
         )
-    if text == "\n":
+    if shown == "\n":
         raise EvtxWriteError(f"{what}: a name that is just a line feed fails libevtx")
 
 
