@@ -500,10 +500,16 @@ class Catalog:
         self._by_code = by_code
         # Rules without a code are tried only on findings of their kind (most name one), so a
         # finding is not tested against the hundred NPS reason-code rules of other kinds.
+        # NPS rules are further keyed by their reason code (about a hundred share a kind).
         by_kind: dict[str | None, list[tuple[CatalogEntry, MatchRule]]] = {}
+        by_reason: dict[tuple[str | None, int], list[tuple[CatalogEntry, MatchRule]]] = {}
         for entry, rule in codeless:
-            by_kind.setdefault(rule.kind, []).append((entry, rule))
+            if rule.reason_code is not None:
+                by_reason.setdefault((rule.kind, rule.reason_code), []).append((entry, rule))
+            else:
+                by_kind.setdefault(rule.kind, []).append((entry, rule))
         self._codeless_by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
+        self._codeless_by_reason = {key: tuple(rules) for key, rules in by_reason.items()}
         self._fallbacks = tuple(fallbacks)
         #: Every product code some entry names; anything else is an unknown code.
         self.codes: frozenset[str] = frozenset(by_code) | frozenset(
@@ -575,6 +581,9 @@ class Catalog:
             *self._codeless_by_kind.get(finding.kind, ()),
             *self._codeless_by_kind.get(None, ()),
         ]
+        if finding.reason_code is not None:
+            candidates.extend(self._codeless_by_reason.get((finding.kind, finding.reason_code), ()))
+            candidates.extend(self._codeless_by_reason.get((None, finding.reason_code), ()))
         for code in dict.fromkeys(finding.codes):
             candidates.extend(self._by_code.get(code, ()))
         best: dict[str, Match] = {}
