@@ -88,6 +88,8 @@ class _Group:
     findings: list[Finding] = field(default_factory=list)
     start: float = float("inf")
     end: float = float("-inf")
+    #: Holds NPS evidence that two attempts could equally claim (left unjoined on purpose).
+    ambiguous: bool = False
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -192,6 +194,10 @@ def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Grou
     return [*by_cid.values(), *loose, *by_notice.values()]
 
 
+#: Returned by _nearest_attempt when two attempts are equally close.
+_AMBIGUOUS = _Group("ambiguous")
+
+
 class _TimeIndex:
     """Groups of one identity sorted by start time, for window look-ups in O(log n)."""
 
@@ -264,7 +270,7 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
     for finding in nps_findings:
         when = finding.event.time.timestamp()
         target = _nearest_attempt(finding, attempts, when, window)
-        if target is not None:
+        if target is not None and target is not _AMBIGUOUS:
             target.add(finding)
             continue
         keys = finding.identity_keys
@@ -277,6 +283,8 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
             standalone[slot] = alone
             extra.append(alone)
         alone.add(finding)
+        if target is _AMBIGUOUS:
+            alone.ambiguous = True
     groups.extend(extra)
     for group in groups:
         group.findings.sort(key=_sort_key)
@@ -302,7 +310,7 @@ def _nearest_attempt(
     ranked = sorted(candidates.items(), key=lambda item: (item[1][0], item[0]))
     # Ambiguous: a second attempt almost as close. Leave the event alone, never force it.
     if len(ranked) > 1 and ranked[1][1][0] - ranked[0][1][0] <= 1.0:
-        return None
+        return _AMBIGUOUS
     return ranked[0][1][1]
 
 
@@ -399,6 +407,11 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
                 confidence=_confidence(match, findings),
                 because=_because(match, finding),
             )
+            if group.ambiguous:
+                diagnosis.because += (
+                    "; not joined to an extension attempt: two attempts of this user are "
+                    "equally close in time (ambiguous)"
+                )
     return Incident(
         key=group.key,
         user=user,

@@ -192,6 +192,9 @@ def test_ambiguous_join_is_not_forced(catalog) -> None:  # type: ignore[no-untyp
     result = diagnose(findings, catalog)
     alone = [i for i in result.incidents if all(f.kind.startswith("nps.") for f in i.findings)]
     assert len(alone) == 1
+    diagnosis = alone[0].diagnosis
+    assert diagnosis is not None
+    assert "(ambiguous)" in diagnosis.because
 
 
 def test_challenge_without_answer_then_reason_21_is_high_confidence(catalog) -> None:  # type: ignore[no-untyped-def]
