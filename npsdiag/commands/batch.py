@@ -1,0 +1,80 @@
+"""``npsdiag batch``: review many collected cases at once, one report each and an index."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+_EPILOG = (
+    "Cases: every folder and .zip directly inside an input folder is one case; the log "
+    "files lying directly in an input folder are one more case; an input file is one case "
+    "(docs/batch.md).\n\n"
+    "Examples:\n\n"
+    "  npsdiag batch ./collected/ -o review/\n\n"
+    "  npsdiag batch ./collected/ -o review/ --workers 2 --redact\n\n"
+    "Exit codes: 0 every case read, no problem found; 1 some case could not be read or "
+    "has problems; 2 no case could be read, or usage error; 130 interrupted."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``batch`` on the app."""
+    app.command(name="batch", epilog=_EPILOG)(batch)
+
+
+def batch(
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT...",
+        help="Folders holding one folder or .zip bundle per case, single bundles, or patterns.",
+    ),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="Folder for <case-id>/report.{html,json,md} and the index (created if missing).",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Cases analysed in parallel (default: the number of CPUs; 1 = in this process).",
+    ),
+    redact: bool = typer.Option(
+        False, "--redact", help="Pseudonymise user, computer and domain names in every output."
+    ),
+    no_progress: bool = typer.Option(
+        False, "--no-progress", help="No progress bar (it is shown only on a terminal anyway)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Analyse every case in the inputs: one report per case, ranked in review/index.html."""
+    from npsdiag.batch import run_batch, summary_line
+    from npsdiag.cli import ExitStatus
+
+    _ = debug  # handled by npsdiag.cli.main before the command runs
+    show_progress = not no_progress and sys.stderr.isatty()
+    try:
+        if show_progress:
+            from npsdiag._progress import BatchProgressBar
+
+            with BatchProgressBar() as bar:
+                result = run_batch(
+                    inputs, output, workers=workers, redact=redact, on_progress=bar.update
+                )
+        else:
+            result = run_batch(inputs, output, workers=workers, redact=redact)
+    except KeyboardInterrupt:
+        typer.echo(
+            "npsdiag: batch stopped: finished cases keep their reports; no index was written",
+            err=True,
+        )
+        raise
+    typer.echo(summary_line(result, str(output / "index.html")))
+    if result.read == 0:
+        raise typer.Exit(ExitStatus.USAGE)
+    if result.failed or result.problems:
+        raise typer.Exit(ExitStatus.PROBLEMS)
+    raise typer.Exit(ExitStatus.OK)
