@@ -24,39 +24,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from npsdiag.synth.evtx_writer import EvtxWriter
+from npsdiag.synth.generate import SECURITY_FIELDS
 from npsdiag.synth.records import EventRecord, Sid
 
 _START = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
 _SECURITY_GUID = uuid.UUID("54849625-5478-4994-A5BA-3E3B0328C30D")
-_FIELDS_6273 = [
-    "SubjectUserSid",
-    "SubjectUserName",
-    "SubjectDomainName",
-    "FullyQualifiedSubjectUserName",
-    "SubjectMachineSID",
-    "SubjectMachineName",
-    "FullyQualifiedSubjectMachineName",
-    "MachineInventory",
-    "CalledStationID",
-    "CallingStationID",
-    "NASIPv4Address",
-    "NASIPv6Address",
-    "NASIdentifier",
-    "NASPortType",
-    "NASPort",
-    "ClientName",
-    "ClientIPAddress",
-    "ProxyPolicyName",
-    "NetworkPolicyName",
-    "AuthenticationProvider",
-    "AuthenticationServer",
-    "AuthenticationType",
-    "EAPType",
-    "AccountSessionIdentifier",
-    "ReasonCode",
-    "Reason",
-    "LoggingResult",
-]
+#: The 6273 layout of a real export (facts §3.2): the shared fields, then the reason.
+_FIELDS_6273 = [*SECURITY_FIELDS, "ReasonCode", "Reason", "LoggingResult"]
 
 
 def _records(count: int) -> Iterator[EventRecord]:

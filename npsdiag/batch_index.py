@@ -389,16 +389,9 @@ def _minutes(value: str | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    import jinja2
+    from npsdiag.report.html import new_environment
 
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("npsdiag.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    environment = new_environment()
     environment.filters["css_class"] = _css_class
     environment.filters["minutes"] = _minutes
     return environment

@@ -33,6 +33,7 @@ from npsdiag.synth.evtx_writer import (
     EvtxWriter,
     write_evtx,
 )
+from npsdiag.synth.generate import SECURITY_FIELDS
 from npsdiag.synth.records import (
     Binary,
     EventRecord,
@@ -56,35 +57,8 @@ CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
 SECURITY_GUID = uuid.UUID("54849625-5478-4994-A5BA-3E3B0328C30D")
-FIELDS_6273 = [
-    "SubjectUserSid",
-    "SubjectUserName",
-    "SubjectDomainName",
-    "FullyQualifiedSubjectUserName",
-    "SubjectMachineSID",
-    "SubjectMachineName",
-    "FullyQualifiedSubjectMachineName",
-    "MachineInventory",
-    "CalledStationID",
-    "CallingStationID",
-    "NASIPv4Address",
-    "NASIPv6Address",
-    "NASIdentifier",
-    "NASPortType",
-    "NASPort",
-    "ClientName",
-    "ClientIPAddress",
-    "ProxyPolicyName",
-    "NetworkPolicyName",
-    "AuthenticationProvider",
-    "AuthenticationServer",
-    "AuthenticationType",
-    "EAPType",
-    "AccountSessionIdentifier",
-    "ReasonCode",
-    "Reason",
-    "LoggingResult",
-]
+#: The 6273 layout of a real export (facts §3.2): the shared fields, then the reason.
+FIELDS_6273 = [*SECURITY_FIELDS, "ReasonCode", "Reason", "LoggingResult"]
 
 
 # --- record builders -------------------------------------------------------------------------

@@ -480,11 +480,15 @@ def _css_class(value: str) -> str:
     return value if value in _CSS_WORDS else "other"
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def new_environment() -> jinja2.Environment:
+    """A jinja2 environment for the package's templates: autoescape on, strict undefined.
+
+    Every HTML output (this report, the batch index) starts from this one, so that escaping
+    is decided in one place.
+    """
     import jinja2
 
-    environment = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.PackageLoader("npsdiag.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -492,6 +496,11 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    environment = new_environment()
     environment.tests["link"] = _is_link
     environment.filters["css_class"] = _css_class
     return environment
