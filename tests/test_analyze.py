@@ -262,3 +262,18 @@ def test_each_sample_bundle_gets_the_same_top_problem_as_its_folder() -> None:
         assert from_bundle, name
         top = from_bundle[0].entry_id
         assert top == expected or _family(top) == expected, (name, top)
+
+
+def test_redact_through_the_cli_leaves_no_user_name(capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = load_shipped("user-not-in-entra")
+    code, out, _ = run(
+        capsys, "analyze", str(SAMPLES / "user-not-in-entra"), "--redact", "--json", "-"
+    )
+    assert code == 1
+    json.loads(out)
+    lowered = out.lower()
+    for user in scenario.users:
+        assert user.upn.lower() not in lowered, user.upn
+        assert user.sam.lower() not in lowered, user.sam
+    assert scenario.dns_domain.lower() not in lowered
+    assert scenario.computer.lower() not in lowered
