@@ -340,7 +340,7 @@ def _confidence(match: Match, findings: Sequence[Finding]) -> str:
 
 
 def _choose(
-    findings: Sequence[Finding], catalog: Catalog
+    findings: Sequence[Finding], catalog: Catalog, outcome: str
 ) -> tuple[CatalogEntry, Match, Finding] | None:
     """The strongest catalog match among an incident's findings.
 
@@ -350,6 +350,10 @@ def _choose(
     """
     best: tuple[tuple[int, int, int, int, int], CatalogEntry, Match, Finding] | None = None
     for finding in findings:
+        if finding.kind == FindingKind.CHALLENGE and outcome != "no-answer":
+            # The challenge was answered (accepted, rejected, failed): what the answer says
+            # is the diagnosis, not "challenge with no answer".
+            continue
         matches = catalog.match(finding)
         if not matches:
             continue
@@ -396,7 +400,7 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
     cid = next((f.cid for f in findings if f.cid), None)
     diagnosis: Diagnosis | None = None
     if outcome != "accepted":
-        chosen = _choose(findings, catalog)
+        chosen = _choose(findings, catalog, outcome)
         if chosen is not None:
             entry, match, finding = chosen
             diagnosis = Diagnosis(

@@ -378,3 +378,16 @@ def test_extension_decisions_without_any_nps_decision_mean_auditing_is_off(catal
     with_nps = [*findings, _security(0.01, 6272, "ann@contoso.com", "CONTOSO\\ann")]
     ids = [p.entry_id for p in diagnose(with_nps, catalog, security_exported=True).problems]
     assert "nps.auditing-off" not in ids
+
+
+def test_an_answered_challenge_is_diagnosed_by_its_answer(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _challenge(0, CID_A, "ada@contoso.com"),
+        _rejected(20, CID_A, "ada@contoso.com", code="OathCodeIncorrect"),
+    ]
+    result = diagnose(findings, catalog)
+    # A mistyped code is the user's slip, not a fault: a notice, never "no answer".
+    assert result.problems == []
+    assert [n.diagnosis.entry_id for n in result.notices if n.diagnosis] == [
+        "ext.oath-code-incorrect"
+    ]

@@ -326,7 +326,7 @@ def test_golden_terminal_shows_what_matters_first() -> None:
     text = golden_path("terminal").read_text(encoding="utf-8")
     assert text.index("Problems (4)") < text.index("Affected users (10)")
     assert text.index("Affected users (10)") < text.index("Incidents (13)")
-    assert text.index("Incidents (13)") < text.index("Could not be read (4)")
+    assert text.index("Incidents (13)") < text.index("Not read in full (4)")
     assert "and 2 more" in text  # 7 users, 5 shown
     assert "2 benign notices" in text
     assert "C:\\export\\System.evtx" in text

@@ -267,7 +267,7 @@ def _unread(view: ReportView) -> list[RenderableType]:
     unread = view.unread_sources
     parts: list[RenderableType] = [
         Text(""),
-        Rule(f"Could not be read ({len(unread)})", align="left"),
+        Rule(f"Not read in full ({len(unread)})", align="left"),
     ]
     if not unread:
         parts.append(Text(f"All {_plural(len(view.sources), 'input')} read completely."))
