@@ -668,6 +668,10 @@ def _init_worker(catalog: Catalog | None, redact: bool, claimed: Any, values: An
         _STATE.counters = (values, slot)
 
 
+def _worker_ready() -> None:
+    """A task that only makes the pool start a worker process (see ``_run_pool``)."""
+
+
 def _worker_task(task: _Task) -> CaseSummary:
     """Run one case in a worker process (module level, so ``spawn`` can pickle it)."""
     if _STATE is None:  # pragma: no cover - the initializer always runs first
@@ -993,11 +997,30 @@ class _PoolRunner:
         in_flight: dict[Future[CaseSummary], _Task] = {}
         broken: list[_Task] = []
         try:
+            # Start every worker now, with tasks that cannot fail: the pool starts a
+            # process inside submit() when none is idle, and a process started while
+            # the pool is being torn down after a crash is never stopped, so shutting
+            # down would wait for it forever (CPython 3.11). With all workers started
+            # first, no later submit() starts one.
+            with contextlib.suppress(BrokenProcessPool):  # seen again at the next submit
+                for _ in range(workers):
+                    self._executor.submit(_worker_ready)
             while (pending or in_flight) and not broken:
                 while pending and len(in_flight) < workers:
                     task = pending.popleft()
+                    try:
+                        future = self._executor.submit(_worker_task, task)
+                    except BrokenProcessPool:
+                        # The pool broke since the last result. This task never ran, but
+                        # running it alone like the suspects costs little, and when every
+                        # new worker dies at once (it cannot even start) that is what
+                        # ends the run instead of starting pool after pool.
+                        broken.append(task)
+                        break
                     self._started.add(task.index)
-                    in_flight[self._executor.submit(_worker_task, task)] = task
+                    in_flight[future] = task
+                if broken:
+                    break
                 done, _ = wait(in_flight, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
                 self._report_live()
                 for future in sorted(done, key=lambda item: in_flight[item].index):
