@@ -277,3 +277,28 @@ def test_redact_through_the_cli_leaves_no_user_name(capsys: pytest.CaptureFixtur
         assert user.sam.lower() not in lowered, user.sam
     assert scenario.dns_domain.lower() not in lowered
     assert scenario.computer.lower() not in lowered
+
+
+def test_an_event_viewer_xml_export_is_analysed_through_the_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    message = (
+        "NPS Extension for Azure MFA: CID: 430ef057-7941-44ff-a0b1-240e7d74cedc : Access Rejected "
+        "for user bob@contoso.com with Azure MFA response: UserNotFound and message: MSODS Graph "
+        "call returned user not found error."
+    )
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<Events>\n'
+        '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>'
+        '<Provider Name="Microsoft-AzureMfa-AuthZ"/><EventID>1</EventID><Level>4</Level>'
+        '<TimeCreated SystemTime="2026-01-14T09:30:12.000000Z"/><EventRecordID>7</EventRecordID>'
+        "<Channel>AuthZOptCh</Channel><Computer>NPS01.contoso.com</Computer></System>"
+        f"<EventData><Data>{message}</Data></EventData></Event>\n</Events>\n"
+    )
+    export = tmp_path / "exported.xml"
+    export.write_text(xml, encoding="utf-8")
+    code, out, _ = run(capsys, "analyze", str(export), "--json", "-")
+    assert code == 1
+    report = json.loads(out)
+    assert report["problems"][0]["entry_id"].startswith("ext.user-not-found")
+    assert report["problems"][0]["users"] == ["bob@contoso.com"]

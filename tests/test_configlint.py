@@ -979,3 +979,33 @@ def test_user_docs_name_every_check(catalog: Catalog) -> None:
         assert f"| `{entry.id}` | {entry.severity} |" in page, entry.id
     for name in ("BeforeRegAdd_AzureMFA.txt", "AfterRegAdd_AuthSrv.txt", "check_configuration"):
         assert name in page
+
+
+def test_explains_links_a_check_to_the_entries_it_explains(tmp_path: Path) -> None:
+    linked = CHECK_ENTRY.replace(
+        "  check:\n", "  explains: [ext.alternate-login-id-error]\n  check:\n"
+    )
+    entry = load_catalog([_write(tmp_path, linked)]).get("config.sample-check")
+    assert entry.explains == ("ext.alternate-login-id-error",)
+    assert entry.to_dict()["explains"] == ["ext.alternate-login-id-error"]
+    shipped = load_catalog().get("config.ldap-lookup-forests-separator")
+    assert "ext.alternate-login-id-error" in shipped.explains
+
+
+def test_explains_is_refused_outside_configuration_checks(tmp_path: Path) -> None:
+    misplaced = """\
+        - id: ext.sample-code
+          title: Sample
+          category: user
+          severity: low
+          scope: user
+          match: {code: SAMPLE_CODE}
+          explains: [ext.user-not-found]
+          cause: A sample.
+          steps: [Nothing.]
+          references: [https://learn.microsoft.com/]
+          examples: ['ErrorCode:: SAMPLE_CODE Msg:: sample']
+          source: npsdiag
+        """
+    result = check_catalog([_write(tmp_path, misplaced)])
+    assert any("explains is only for configuration checks" in e for e in result.errors)
