@@ -410,6 +410,7 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
                 severity=entry.severity,
                 confidence=_confidence(match, findings),
                 because=_because(match, finding),
+                key_evidence=next(i for i, f in enumerate(findings) if f is finding),
             )
             if group.ambiguous:
                 diagnosis.because += (

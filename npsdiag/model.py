@@ -190,6 +190,9 @@ class Diagnosis:
     severity: str
     confidence: str  # high | medium | low
     because: str
+    #: Index in ``Incident.findings`` of the event the diagnosis rests on, so a report that
+    #: shows only some of an incident's evidence can always show this one.
+    key_evidence: int | None = None
 
 
 @dataclass(slots=True)

@@ -312,7 +312,7 @@ KEPT_FIELDS: Mapping[str, frozenset[str]] = {
     "Analysis": _words("version"),
     "Problem": _words("entry_id category severity confidence scope start end"),
     "Incident": _words("start end outcome cid codes"),
-    "Diagnosis": _words("entry_id category severity confidence"),
+    "Diagnosis": _words("entry_id category severity confidence key_evidence"),
     "Finding": _words(
         "kind codes cid state aadsts trace_id correlation_id response_state reason_code"
     ),
