@@ -36,6 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from npsdiag._literal import required_literal
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
 
@@ -233,10 +234,14 @@ class MatchRule:
     reason_code: int | None = None
     fallback: bool = False
     pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    #: Lower-case text every match of ``message`` contains, to reject ASCII text cheaply.
+    needle: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.message is not None and self.pattern is None:
             object.__setattr__(self, "pattern", re.compile(self.message, re.IGNORECASE))
+        if self.message is not None and self.needle is None:
+            object.__setattr__(self, "needle", required_literal(self.message))
 
     @property
     def specificity(self) -> int:
@@ -256,6 +261,12 @@ class MatchRule:
 
     def matches(self, finding: Finding) -> bool:
         """True when every key of the rule holds for ``finding``."""
+        return self.holds_without_text(finding) and (
+            self.pattern is None or self.text_holds(finding)
+        )
+
+    def holds_without_text(self, finding: Finding) -> bool:
+        """True when every key but ``message`` holds: the keys :data:`match_key` covers."""
         if self.kind is not None and finding.kind != self.kind:
             return False
         if self.code is not None and self.code not in finding.codes:
@@ -266,13 +277,27 @@ class MatchRule:
             return False
         if self.event_id is not None and finding.event.event_id != self.event_id:
             return False
-        if self.reason_code is not None and finding.reason_code != self.reason_code:
+        return self.reason_code is None or finding.reason_code == self.reason_code
+
+    def text_holds(self, finding: Finding) -> bool:
+        """True when the rule has no ``message`` or it occurs in the detail or event text."""
+        pattern = self.pattern
+        if pattern is None:
+            return True
+        detail = finding.detail or ""
+        text = finding.event.text
+        needle = self.needle
+        # On ASCII text, lower-casing agrees with case-insensitive matching, so a missing
+        # needle proves there is no match without running the (slow, case-insensitive) search.
+        if (
+            needle is not None
+            and detail.isascii()
+            and text.isascii()
+            and needle not in detail.lower()
+            and needle not in text.lower()
+        ):
             return False
-        if self.pattern is not None:
-            detail = finding.detail or ""
-            if not (self.pattern.search(detail) or self.pattern.search(finding.event.text)):
-                return False
-        return True
+        return bool(pattern.search(detail) or pattern.search(text))
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as written in YAML (only the keys that are set)."""
@@ -473,6 +498,44 @@ class Match:
     rule: MatchRule
 
 
+def match_key(finding: Finding) -> tuple[object, ...]:
+    """Every value of a finding that a rule reads, except the text its ``message`` searches.
+
+    Findings with the same key meet the same rules in the same order, so the catalog
+    plans matching once per key (see :class:`_MatchPlan`).
+    """
+    return (
+        finding.kind,
+        finding.codes,
+        finding.aadsts,
+        finding.response_state,
+        finding.event.event_id,
+        finding.reason_code,
+    )
+
+
+_Candidate = tuple[CatalogEntry, MatchRule]
+
+
+@dataclass(frozen=True, slots=True)
+class _MatchPlan:
+    """How to match the findings of one :func:`match_key`.
+
+    ``rules`` and ``fallbacks`` are the candidates whose keys other than ``message`` hold,
+    in the order :meth:`Catalog.match` offers them; ``fixed`` is the answer itself when no
+    rule that could decide it reads the text.
+    """
+
+    rules: tuple[_Candidate, ...]
+    fallbacks: tuple[_Candidate, ...]
+    fixed: tuple[Match, ...] | None
+
+
+#: Plans kept per catalog; unknown codes in hostile text could make keys without end, so
+#: the memo starts over when it is full (a plan costs one un-memoised match to rebuild).
+_MAX_PLANS = 4096
+
+
 class Catalog:
     """A validated set of entries, sorted by id, with fast matching by code."""
 
@@ -511,6 +574,7 @@ class Catalog:
         self._codeless_by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
         self._codeless_by_reason = {key: tuple(rules) for key, rules in by_reason.items()}
         self._fallbacks = tuple(fallbacks)
+        self._plans: dict[tuple[object, ...], _MatchPlan] = {}
         #: Every product code some entry names; anything else is an unknown code.
         self.codes: frozenset[str] = frozenset(by_code) | frozenset(
             rule.code for _, rule in fallbacks if rule.code
@@ -577,7 +641,19 @@ class Catalog:
         by id. Fallback rules are only tried when nothing else matches. Check and detector
         entries have no rules and are never returned.
         """
-        candidates: list[tuple[CatalogEntry, MatchRule]] = [
+        key = match_key(finding)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(finding)
+        if plan.fixed is not None:
+            return list(plan.fixed)
+        return _ranked(_best(plan.rules, finding) or _best(plan.fallbacks, finding))
+
+    def _plan(self, finding: Finding) -> _MatchPlan:
+        """Sort out, once per :func:`match_key`, which rules can match and whether text matters."""
+        candidates: list[_Candidate] = [
             *self._codeless_by_kind.get(finding.kind, ()),
             *self._codeless_by_kind.get(None, ()),
         ]
@@ -586,21 +662,32 @@ class Catalog:
             candidates.extend(self._codeless_by_reason.get((None, finding.reason_code), ()))
         for code in dict.fromkeys(finding.codes):
             candidates.extend(self._by_code.get(code, ()))
-        best: dict[str, Match] = {}
-        for entry, rule in candidates:
-            _offer(best, entry, rule, finding)
-        if not best:
-            for entry, rule in self._fallbacks:
-                _offer(best, entry, rule, finding)
-        return sorted(best.values(), key=lambda m: (-m.specificity, m.entry.id))
+        rules = tuple(c for c in candidates if c[1].holds_without_text(finding))
+        fallbacks = tuple(c for c in self._fallbacks if c[1].holds_without_text(finding))
+        fixed: tuple[Match, ...] | None = None
+        # Without a message pattern every rule left matches: a non-empty list decides alone,
+        # an empty one hands over to the fallbacks, which must then be text-free too.
+        if all(rule.pattern is None for _, rule in rules) and (
+            rules or all(rule.pattern is None for _, rule in fallbacks)
+        ):
+            fixed = tuple(_ranked(_best(rules or fallbacks, finding)))
+        return _MatchPlan(rules, fallbacks, fixed)
 
 
-def _offer(best: dict[str, Match], entry: CatalogEntry, rule: MatchRule, finding: Finding) -> None:
-    if not rule.matches(finding):
-        return
-    current = best.get(entry.id)
-    if current is None or rule.specificity > current.specificity:
-        best[entry.id] = Match(entry, rule.specificity, rule)
+def _best(candidates: Iterable[_Candidate], finding: Finding) -> dict[str, Match]:
+    """Each entry's most specific rule among ``candidates`` whose message (if any) holds."""
+    best: dict[str, Match] = {}
+    for entry, rule in candidates:
+        if rule.pattern is not None and not rule.text_holds(finding):
+            continue
+        current = best.get(entry.id)
+        if current is None or rule.specificity > current.specificity:
+            best[entry.id] = Match(entry, rule.specificity, rule)
+    return best
+
+
+def _ranked(best: dict[str, Match]) -> list[Match]:
+    return sorted(best.values(), key=lambda m: (-m.specificity, m.entry.id))
 
 
 # ---------------------------------------------------------------------------------------------

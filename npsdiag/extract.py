@@ -689,10 +689,10 @@ def _nps_finding(event: Event, kind: str) -> Finding:
 
 def _nps_values(event: Event) -> dict[str, str]:
     """The wanted fields, from named data first, then positions, then the rendered text."""
-    by_name = _fields_by_name(event.fields)
+    fields = event.fields
     values: dict[str, str] = {}
-    for name in _NPS_WANTED:
-        value = _meaningful(by_name.get(name.lower()))
+    for name, key in _wanted_keys(fields):
+        value = _meaningful(fields[key])
         if value is not None:
             values[name] = value
     if not event.fields and event.data:
@@ -712,15 +712,36 @@ def _nps_values(event: Event) -> dict[str, str]:
     return values
 
 
-def _fields_by_name(fields: Mapping[str, str]) -> dict[str, str]:
-    """Field lookup that ignores case and any path a reader put before a UserData leaf."""
-    by_name: dict[str, str] = {}
-    for key, value in fields.items():
-        # Most names carry no path: the split (a regex call) is done only when it can cut.
-        if "/" in key or "." in key or ":" in key:
-            key = pat.FIELD_PATH_SEPARATORS.split(key)[-1]
-        by_name.setdefault(key.lower(), value)
-    return by_name
+#: Which field key gives each wanted value, per layout (the field names in order). Every
+#: 6272/6273 of one Windows build has the same names, so this is worked out once per layout.
+_WANTED_KEYS: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+#: Layouts kept; odd exports could bring many, so the memo starts over when full.
+_MAX_LAYOUTS = 256
+
+
+def _wanted_keys(fields: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``(wanted name, field key)`` pairs, in ``_NPS_WANTED`` order, for the fields present.
+
+    Names are matched ignoring case and any path a reader put before a UserData leaf; when
+    two keys give the same name, the first one wins.
+    """
+    layout = tuple(fields)
+    found = _WANTED_KEYS.get(layout)
+    if found is None:
+        first_key: dict[str, str] = {}
+        for key in layout:
+            leaf = key
+            # Most names carry no path: the split (a regex call) is done only when it can cut.
+            if "/" in key or "." in key or ":" in key:
+                leaf = pat.FIELD_PATH_SEPARATORS.split(key)[-1]
+            first_key.setdefault(leaf.lower(), key)
+        found = tuple(
+            (name, first_key[name.lower()]) for name in _NPS_WANTED if name.lower() in first_key
+        )
+        if len(_WANTED_KEYS) >= _MAX_LAYOUTS:
+            _WANTED_KEYS.clear()
+        _WANTED_KEYS[layout] = found
+    return found
 
 
 def _nps_text_values(text: str) -> dict[str, str]:

@@ -72,15 +72,23 @@ class Event:
     origin: str
     qualifiers: int | None = None
     keywords: str | None = None
+    #: ``text`` once built: catalog rules search it per finding, and an NPS event's text
+    #: joins some thirty values.
+    _text: str | None = field(default=None, init=False, repr=False)
 
     @property
     def text(self) -> str:
         """The event's human text: rendered message, else unnamed data, else field values."""
-        if self.message:
-            return self.message
-        if self.data:
-            return "\n".join(value for value in self.data if value)
-        return "\n".join(value for value in self.fields.values() if value)
+        text = self._text
+        if text is None:
+            if self.message:
+                text = self.message
+            elif self.data:
+                text = "\n".join(value for value in self.data if value)
+            else:
+                text = "\n".join(value for value in self.fields.values() if value)
+            self._text = text
+        return text
 
 
 @dataclass(slots=True)

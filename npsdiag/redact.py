@@ -1096,8 +1096,8 @@ class _Redactor:
         """
         for spec in dataclasses.fields(item):
             name = spec.name
-            if name in changes or name in kept:
-                continue
+            if name in changes or name in kept or not spec.init:
+                continue  # fields outside __init__ are caches the new object builds anew
             value = getattr(item, name)
             if isinstance(value, str):
                 changes[name] = self._s(_TEXT, value)

@@ -1044,3 +1044,191 @@ def test_check_a_folder_with_warnings_passes(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("warning: ")
     assert result.stdout.splitlines()[-1] == "catalog OK: 1 entry in 1 file, 1 warning"
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching is planned once per match key: proven against the direct algorithm
+
+
+def _direct_match(catalog: Catalog, finding: Finding) -> list[tuple[str, int, MatchRule]]:
+    """Every rule offered to the finding, in the order matching has always offered them."""
+    candidates: list[tuple[CatalogEntry, MatchRule]] = []
+    fallbacks: list[tuple[CatalogEntry, MatchRule]] = []
+    codeless: list[tuple[CatalogEntry, MatchRule]] = []
+    by_code: dict[str, list[tuple[CatalogEntry, MatchRule]]] = {}
+    for entry in catalog.entries:
+        if entry.detector is not None:
+            continue
+        for rule in entry.rules:
+            if rule.fallback:
+                fallbacks.append((entry, rule))
+            elif rule.code is not None:
+                by_code.setdefault(rule.code, []).append((entry, rule))
+            else:
+                codeless.append((entry, rule))
+    for kind in (finding.kind, None):
+        candidates += [c for c in codeless if c[1].reason_code is None and c[1].kind == kind]
+    if finding.reason_code is not None:
+        for kind in (finding.kind, None):
+            candidates += [
+                c for c in codeless if c[1].reason_code == finding.reason_code and c[1].kind == kind
+            ]
+    for code in dict.fromkeys(finding.codes):
+        candidates += by_code.get(code, [])
+
+    def best_of(offered: list[tuple[CatalogEntry, MatchRule]]) -> dict[str, tuple[int, MatchRule]]:
+        best: dict[str, tuple[int, MatchRule]] = {}
+        for entry, rule in offered:
+            if _direct_holds(rule, finding) and (
+                entry.id not in best or rule.specificity > best[entry.id][0]
+            ):
+                best[entry.id] = (rule.specificity, rule)
+        return best
+
+    best = best_of(candidates) or best_of(fallbacks)
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
+    return [(entry_id, specificity, rule) for entry_id, (specificity, rule) in ranked]
+
+
+def _fresh_catalog() -> Catalog:
+    catalog = check_catalog().catalog
+    assert catalog is not None
+    return catalog
+
+
+def _direct_holds(rule: MatchRule, finding: Finding) -> bool:
+    """Every key of the rule, checked the plain way (full regex search, no needle)."""
+    if rule.pattern is not None:
+        texts = (finding.detail or "", finding.event.text)
+        if not any(re.search(rule.pattern.pattern, t, re.IGNORECASE) for t in texts):
+            return False
+    return (
+        (rule.kind is None or finding.kind == rule.kind)
+        and (rule.code is None or rule.code in finding.codes)
+        and (rule.aadsts is None or rule.aadsts in finding.aadsts)
+        and (rule.response_state is None or finding.response_state == rule.response_state)
+        and (rule.event_id is None or finding.event.event_id == rule.event_id)
+        and (rule.reason_code is None or finding.reason_code == rule.reason_code)
+    )
+
+
+def _planned(catalog: Catalog, finding: Finding) -> list[tuple[str, int, MatchRule]]:
+    return [(m.entry.id, m.specificity, m.rule) for m in catalog.match(finding)]
+
+
+def _sample_findings() -> list[Finding]:
+    from npsdiag.extract import extract, is_relevant
+    from npsdiag.model import SourceStats
+    from npsdiag.sources import discover, read_events
+
+    samples = Path(__file__).parents[1] / "samples"
+    findings: list[Finding] = []
+    for source in discover([str(samples)]).sources:
+        if source.kind != "evtx":
+            continue
+        stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
+        for event in read_events(source, stats, is_relevant):
+            finding = extract(event)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def test_planned_matching_equals_direct_matching_on_every_sample_and_example() -> None:
+    from npsdiag.extract import extract, finding_from_text
+
+    catalog = _fresh_catalog()  # nothing planned yet
+    findings = _sample_findings()
+    for entry in catalog:
+        if entry.check is not None or entry.detector is not None:
+            continue
+        wrap = _untyped_event if entry.id.startswith(("nps.", "sys.")) else _event
+        for example in entry.examples:
+            findings += [f for f in (finding_from_text(example), extract(wrap(example))) if f]
+    assert len(findings) > 1000
+    kinds = {f.kind for f in findings}
+    assert {FindingKind.CHALLENGE, FindingKind.NPS_DENIED, FindingKind.EXCEPTION} <= kinds
+    for finding in findings:
+        expected = _direct_match(catalog, finding)
+        assert _planned(catalog, finding) == expected  # plans the key (or reuses it)
+        assert _planned(catalog, finding) == expected  # reuses the plan
+
+
+_KINDS = [
+    FindingKind.EXCEPTION,
+    FindingKind.REJECTED,
+    FindingKind.IGNORED,
+    FindingKind.NPS_DENIED,
+    FindingKind.CHALLENGE,
+    FindingKind.NOTICE,
+    FindingKind.EXT_OTHER,
+]
+_CODES = st.sampled_from(
+    ["ESTS_TOKEN_ERROR", "ALTERNATE_LOGIN_ID_ERROR", "InvalidParameter", "UserNotFound",
+     "REQUEST_MISSING_CODE", "AuthenticationMethodNotConfigured", "NOT_A_CODE_WE_KNOW"]
+)  # fmt: skip
+_TEXTS = st.sampled_from(
+    ["", "Request is missing OTP", "AADSTS700027: Client assertion failed",
+     "Error: userObjectSid lookup failed", "AADSTS7000215 invalid client secret",
+     "The user name or password is incorrect", "ldap lookup failed for the forest",
+     "IP WHITELIST IS BEING IGNORED", "ip whitelist not initialized",
+     "Radius request is missing NAS Identifier and Nas IpAddress attribute",
+     # non-ASCII: the Kelvin sign matches "k" case-insensitively, lower-casing keeps it
+     "IP Whitelist is being ignored \u212a", "User\u017fObjectSid lookup failed",
+     "Alternate LoginId loo\u212aup failed"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from(_KINDS),
+    codes=st.lists(_CODES, max_size=3).map(tuple),
+    aadsts=st.lists(st.sampled_from(["AADSTS700027", "AADSTS50034", "AADSTS1"]), max_size=2).map(
+        tuple
+    ),
+    response_state=st.sampled_from([None, "AccessReject", "AccessChallenge"]),
+    reason_code=st.sampled_from([None, 9, 16, 21, 48, 65, 999]),
+    text=_TEXTS,
+    detail=st.sampled_from([None, "Request is missing OTP", "no detail"]),
+    event_id=st.sampled_from([1, 3, 6273]),
+)
+def test_planned_matching_equals_direct_matching_on_generated_findings(
+    shipped: Catalog,
+    kind: str,
+    codes: tuple[str, ...],
+    aadsts: tuple[str, ...],
+    response_state: str | None,
+    reason_code: int | None,
+    text: str,
+    detail: str | None,
+    event_id: int,
+) -> None:
+    finding = _finding(
+        kind,
+        codes=codes,
+        detail=detail,
+        text=text,
+        aadsts=aadsts,
+        response_state=response_state,
+        reason_code=reason_code,
+        event_id=event_id,
+    )
+    assert _planned(shipped, finding) == _direct_match(shipped, finding)
+
+
+def test_same_key_with_other_text_is_matched_on_its_own_text(shipped: Catalog) -> None:
+    # One code, two meanings told apart by the message: the plan must not remember the text.
+    first = _finding(codes=("REQUEST_MISSING_CODE",), detail="Request is missing OTP")
+    second = _finding(codes=("REQUEST_MISSING_CODE",), detail="something else entirely")
+    assert catalog_module.match_key(first) == catalog_module.match_key(second)
+    assert _planned(shipped, first) == _direct_match(shipped, first)
+    assert _planned(shipped, second) == _direct_match(shipped, second)
+
+
+def test_full_plan_memo_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = _fresh_catalog()
+    monkeypatch.setattr(catalog_module, "_MAX_PLANS", 3)
+    findings = [_finding(codes=(f"UNKNOWN_CODE_{n}",)) for n in range(10)]
+    for finding in findings:
+        assert _planned(catalog, finding) == _direct_match(catalog, finding)
+        assert len(catalog._plans) <= 3

@@ -614,6 +614,28 @@ def test_6273_fields_under_a_userdata_path_and_other_case() -> None:
     assert_finding(must_extract(security_event(fields=fields)), EXPECTED_6273)
 
 
+def test_6273_first_of_two_keys_giving_one_name_wins_in_every_layout() -> None:
+    # A name given twice (a path and a case variant) is read from the first key; the layout
+    # memo must not let one field order answer for another.
+    first = {"EventData/reasoncode": "16", **FIELDS_6273}
+    second = {**FIELDS_6273, "EventData/reasoncode": "16"}
+    for _ in range(2):  # the second round reads the memo
+        assert must_extract(security_event(fields=first)).reason_code == 16
+        assert (
+            must_extract(security_event(fields=second)).reason_code == EXPECTED_6273["reason_code"]
+        )
+
+
+def test_6273_layout_memo_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    import npsdiag.extract as extract_module
+
+    monkeypatch.setattr(extract_module, "_MAX_LAYOUTS", 2)
+    for extra in range(6):
+        fields = {**FIELDS_6273, f"Extra{extra}": "x"}
+        assert_finding(must_extract(security_event(fields=fields)), EXPECTED_6273)
+        assert len(extract_module._WANTED_KEYS) <= 2
+
+
 def test_nps_user_without_qualified_name() -> None:
     fields = dict(FIELDS_6273, FullyQualifiedSubjectUserName="-")
     finding = must_extract(security_event(fields=fields))
