@@ -287,7 +287,8 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
             alone.ambiguous = True
     groups.extend(extra)
     for group in groups:
-        group.findings.sort(key=_sort_key)
+        if len(group.findings) > 1:
+            group.findings.sort(key=_sort_key)
 
 
 def _nearest_attempt(
@@ -417,11 +418,12 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
                     "; not joined to an extension attempt: two attempts of this user are "
                     "equally close in time (ambiguous)"
                 )
+    # Findings are in _sort_key order, which begins with the time.
     return Incident(
         key=group.key,
         user=user,
-        start=min(f.event.time for f in findings),
-        end=max(f.event.time for f in findings),
+        start=findings[0].event.time,
+        end=findings[-1].event.time,
         outcome=outcome,
         findings=list(findings),
         diagnosis=diagnosis,
