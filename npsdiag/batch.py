@@ -51,6 +51,7 @@ from npsdiag.errors import (
     UsageError,
 )
 from npsdiag.model import SourceKind
+from npsdiag.report._view import DEFAULT_MAX_EVIDENCE
 
 if TYPE_CHECKING:
     from npsdiag.catalog import Catalog
@@ -640,19 +641,23 @@ class _WorkerState:
 _STATE: _WorkerState | None = None
 
 
-def _make_state(catalog: Catalog | None, redact: bool) -> _WorkerState:
+def _make_state(catalog: Catalog | None, redact: bool, max_evidence: int) -> _WorkerState:
     from npsdiag.catalog import load_catalog
     from npsdiag.report import ReportOptions, guidance_from_entries
 
     loaded = catalog if catalog is not None else load_catalog()
     return _WorkerState(
         catalog=loaded,
-        options=ReportOptions(guidance=guidance_from_entries(loaded.entries)),
+        options=ReportOptions(
+            guidance=guidance_from_entries(loaded.entries), max_evidence=max_evidence
+        ),
         redactor=load_redactor() if redact else None,
     )
 
 
-def _init_worker(catalog: Catalog | None, redact: bool, claimed: Any, values: Any) -> None:
+def _init_worker(
+    catalog: Catalog | None, redact: bool, max_evidence: int, claimed: Any, values: Any
+) -> None:
     """Set up a worker process: Ctrl+C is the parent's to handle, not the worker's.
 
     ``claimed`` and ``values`` are the :class:`_LiveCounters` of the pool; the worker
@@ -660,7 +665,7 @@ def _init_worker(catalog: Catalog | None, redact: bool, claimed: Any, values: An
     """
     global _STATE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _STATE = _make_state(catalog, redact)
+    _STATE = _make_state(catalog, redact, max_evidence)
     with claimed.get_lock():
         slot = int(claimed.value)
         claimed.value = slot + 1
@@ -705,6 +710,9 @@ def _run_case(
         command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
         if task.redact:
             command += " --redact"
+        if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
+            # The line reproduces this case's reports, and the limit shapes the HTML one.
+            command += f" --evidence {state.options.max_evidence}"
         analysis = analyze_paths(
             list(case.inputs), catalog=state.catalog, command_line=command, on_source=on_source
         )
@@ -930,11 +938,17 @@ class _PoolRunner:
     """Runs tasks in spawned worker processes and survives a worker that dies."""
 
     def __init__(
-        self, workers: int, catalog: Catalog | None, redact: bool, tracker: _Tracker
+        self,
+        workers: int,
+        catalog: Catalog | None,
+        redact: bool,
+        max_evidence: int,
+        tracker: _Tracker,
     ) -> None:
         self._workers = workers
         self._catalog = catalog
         self._redact = redact
+        self._max_evidence = max_evidence
         self._tracker = tracker
         self._context = multiprocessing.get_context("spawn")
         self._executor: ProcessPoolExecutor | None = None
@@ -992,7 +1006,13 @@ class _PoolRunner:
             max_workers=workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self._catalog, self._redact, counters.claimed, counters.values),
+            initargs=(
+                self._catalog,
+                self._redact,
+                self._max_evidence,
+                counters.claimed,
+                counters.values,
+            ),
         )
         in_flight: dict[Future[CaseSummary], _Task] = {}
         broken: list[_Task] = []
@@ -1090,6 +1110,7 @@ def run_batch(
     *,
     workers: int | None = None,
     redact: bool = False,
+    max_evidence: int = DEFAULT_MAX_EVIDENCE,
     catalog: Catalog | None = None,
     on_progress: ProgressCallback | None = None,
     write_index: bool = True,
@@ -1105,6 +1126,8 @@ def run_batch(
             are cases); 1 runs every case in this process.
         redact: pass every analysis through ``npsdiag.redact.redact_analysis`` before
             anything is written.
+        max_evidence: evidence events each case's HTML report lists per incident
+            (``ReportOptions.max_evidence``; 0 lists all). The JSON reports hold all.
         catalog: the catalog to match against (the shipped one by default).
         on_progress: called after each file and each case.
         write_index: write ``index.html``, ``index.csv``, ``index.json`` and
@@ -1115,13 +1138,17 @@ def run_batch(
 
     Raises:
         UsageError: an input is missing, the output overlaps an input, ``workers`` < 1,
-            or redaction is unavailable.
+            ``max_evidence`` < 0, or redaction is unavailable.
         NothingToAnalyseError: the inputs hold no case.
         KeyboardInterrupt: the run was interrupted; finished cases keep their reports,
             no index is written.
     """
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
+    if max_evidence < 0:
+        raise UsageError(
+            f"--evidence must be 0 or more (got {max_evidence})", hint="0 lists every event"
+        )
     target = Path(output)
     check_output(target, inputs)
     if redact:
@@ -1152,7 +1179,7 @@ def run_batch(
     started: set[int] = set()
     try:
         if count <= 1:
-            state = _make_state(catalog, redact)
+            state = _make_state(catalog, redact, max_evidence)
             for task in tasks:
                 started.add(task.index)
                 summary = _run_case(
@@ -1164,7 +1191,8 @@ def run_batch(
             # Largest cases first, so that no worker is left with a big one at the end
             # while the others idle; results are kept by case index, so order never shows.
             ordered = sorted(tasks, key=lambda task: (-_case_size(task.case), task.index))
-            _PoolRunner(count, catalog, redact, tracker).run(ordered, results, started)
+            runner = _PoolRunner(count, catalog, redact, max_evidence, tracker)
+            runner.run(ordered, results, started)
     except BaseException:
         # Interrupted: a case stopped half-way may have written some of its reports; drop
         # them. Cases that never started keep whatever an earlier run left.

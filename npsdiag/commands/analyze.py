@@ -8,6 +8,10 @@ from pathlib import Path
 
 import typer
 
+#: Equal to ``npsdiag.report.DEFAULT_MAX_EVIDENCE`` (a test checks); not imported from
+#: there, so that ``npsdiag --help`` does not load the report package.
+DEFAULT_EVIDENCE = 10
+
 _EPILOG = (
     "Examples:\n\n"
     "  npsdiag analyze C:\\NPS\\*.evtx\n\n"
@@ -34,6 +38,14 @@ def analyze(
     ),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
     csv_path: Path | None = typer.Option(None, "--csv", help="Write one CSV row per incident."),
+    evidence: int = typer.Option(
+        DEFAULT_EVIDENCE,
+        "--evidence",
+        min=0,
+        metavar="N",
+        help="Evidence events the HTML report lists per incident: the one the diagnosis "
+        "rests on and the earliest others (0 = all). Counts and the JSON report keep all.",
+    ),
     redact: bool = typer.Option(
         False,
         "--redact",
@@ -56,7 +68,7 @@ def analyze(
         from npsdiag.redact import redact_analysis
 
         analysis = redact_analysis(analysis)
-    options = ReportOptions(guidance=guidance_from_entries(catalog.entries))
+    options = ReportOptions(guidance=guidance_from_entries(catalog.entries), max_evidence=evidence)
     outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
     to_stdout = False
     for name, target in outputs.items():

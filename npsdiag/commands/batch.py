@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from npsdiag.commands.analyze import DEFAULT_EVIDENCE
+
 _EPILOG = (
     "Cases: every folder and .zip directly inside an input folder is one case; the log "
     "files lying directly in an input folder are one more case; an input file is one case "
@@ -45,6 +47,14 @@ def batch(
     redact: bool = typer.Option(
         False, "--redact", help="Pseudonymise user, computer and domain names in every output."
     ),
+    evidence: int = typer.Option(
+        DEFAULT_EVIDENCE,
+        "--evidence",
+        min=0,
+        metavar="N",
+        help="Evidence events each case's HTML report lists per incident: the one the "
+        "diagnosis rests on and the earliest others (0 = all). The JSON reports keep all.",
+    ),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="No progress bar (it is shown only on a terminal anyway)."
     ),
@@ -62,10 +72,17 @@ def batch(
 
             with BatchProgressBar() as bar:
                 result = run_batch(
-                    inputs, output, workers=workers, redact=redact, on_progress=bar.update
+                    inputs,
+                    output,
+                    workers=workers,
+                    redact=redact,
+                    max_evidence=evidence,
+                    on_progress=bar.update,
                 )
         else:
-            result = run_batch(inputs, output, workers=workers, redact=redact)
+            result = run_batch(
+                inputs, output, workers=workers, redact=redact, max_evidence=evidence
+            )
     except KeyboardInterrupt:
         typer.echo(
             "npsdiag: batch stopped: finished cases keep their reports; no index was written",

@@ -18,9 +18,10 @@ from typing import Protocol
 
 from npsdiag.errors import UsageError
 from npsdiag.model import Analysis
-from npsdiag.report._view import TIME_FORMAT, Guidance, ReportOptions
+from npsdiag.report._view import DEFAULT_MAX_EVIDENCE, TIME_FORMAT, Guidance, ReportOptions
 
 __all__ = [
+    "DEFAULT_MAX_EVIDENCE",
     "REPORTS",
     "TIME_FORMAT",
     "Guidance",

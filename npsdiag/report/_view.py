@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from npsdiag.errors import UsageError
 from npsdiag.model import (
     Analysis,
     Diagnosis,
@@ -36,6 +37,7 @@ from npsdiag.model import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_EVIDENCE",
     "FAILED_OUTCOMES",
     "NOTHING_TO_DIAGNOSE",
     "NOT_DIAGNOSED",
@@ -58,6 +60,7 @@ __all__ = [
     "UserView",
     "build_view",
     "display_text",
+    "evidence_shown",
     "format_time",
     "json_text",
     "nps_decision",
@@ -72,6 +75,9 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: same set as the diagnosis: "unknown" is an attempt that ended on a message nobody
 #: recognised, which is not a success either.
 FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded", "unknown")
+
+#: Evidence events the HTML report shows per incident unless told otherwise (``--evidence``).
+DEFAULT_MAX_EVIDENCE = 10
 
 #: What the diagnosis column says about a failure the catalog could not explain ...
 NOT_DIAGNOSED = "not diagnosed"
@@ -209,6 +215,13 @@ class ReportOptions:
         max_terminal_attempts: attempts the terminal lists per user before "and N more".
         max_markdown_text: characters of evidence text per markdown code block.
         max_cell_text: characters of one table cell (terminal, markdown).
+        max_evidence: evidence events the HTML report lists per incident (see
+            :func:`evidence_shown`); 0 lists all. Counts and everything computed from the
+            evidence (timeline, NPS decisions, users) still use every event, and the JSON
+            report always holds all of them.
+
+    Raises:
+        UsageError: ``max_evidence`` is negative.
     """
 
     width: int = 100
@@ -220,6 +233,14 @@ class ReportOptions:
     max_terminal_attempts: int = 5
     max_markdown_text: int = 600
     max_cell_text: int = 120
+    max_evidence: int = DEFAULT_MAX_EVIDENCE
+
+    def __post_init__(self) -> None:
+        if self.max_evidence < 0:
+            raise UsageError(
+                f"the evidence limit must be 0 or more (got {self.max_evidence})",
+                hint="0 shows every evidence event",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +335,12 @@ class IncidentRef:
 
 @dataclass(frozen=True, slots=True)
 class IncidentView:
-    """One incident (or notice) ready to render."""
+    """One incident (or notice) ready to render.
+
+    ``findings`` holds the evidence events the report lists: all of them, unless the view
+    was built with an evidence limit (:func:`build_view`); ``evidence_count`` and
+    ``origins`` always describe the whole evidence.
+    """
 
     anchor: str
     key: str
@@ -328,11 +354,32 @@ class IncidentView:
     findings: tuple[FindingView, ...]
     origins: tuple[str, ...]
     problems: tuple[ProblemRef, ...]
+    #: Evidence events of the incident, all of them, including any left out of ``findings``.
+    evidence_count: int
+    #: When ``findings`` ends with the event the diagnosis rests on although it comes after
+    #: the first ones, its 1-based number in the whole evidence; None otherwise.
+    key_evidence_number: int | None
 
     @property
     def failed(self) -> bool:
         """Whether the outcome is a failed authentication."""
         return self.outcome in FAILED_OUTCOMES
+
+    @property
+    def evidence_note(self) -> str | None:
+        """One line saying that only some of the evidence is listed, or None when all is."""
+        shown, total = len(self.findings), self.evidence_count
+        if shown >= total:
+            return None
+        where = "the JSON report (--json) holds all of them."
+        key = self.key_evidence_number
+        if key is None:
+            return f"Showing the first {shown} of {total} evidence events; {where}"
+        first = f"the first {shown - 1} and " if shown > 1 else ""
+        return (
+            f"Showing {shown} of {total} evidence events ({first}number {key}, "
+            f"the one the diagnosis rests on); {where}"
+        )
 
     @property
     def cause(self) -> str:
@@ -541,6 +588,31 @@ def nps_decision(findings: Iterable[Finding]) -> Finding | None:
     return None if best is None else best[1]
 
 
+def evidence_shown(incident: Incident, limit: int) -> list[int]:
+    """Which of an incident's evidence events a report with an evidence limit lists.
+
+    Every event when ``limit`` is 0 or the incident has no more than ``limit``; otherwise
+    ``limit`` of them: the event the diagnosis rests on (``Diagnosis.key_evidence``) and
+    the earliest others, in the incident's own (time) order.
+
+    Args:
+        incident: The incident whose ``findings`` are chosen from.
+        limit: Events to list at most; 0 means no limit.
+
+    Returns:
+        Indexes into ``incident.findings``, ascending.
+    """
+    total = len(incident.findings)
+    if limit <= 0 or total <= limit:
+        return list(range(total))
+    chosen = list(range(limit))
+    key = incident.diagnosis.key_evidence if incident.diagnosis is not None else None
+    # An index outside the list (a hand-built or damaged analysis) points at nothing to show.
+    if key is not None and limit <= key < total:
+        chosen[-1] = key
+    return chosen
+
+
 def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
     """Group incidents by person, each group in the given order, groups by first incident.
 
@@ -583,26 +655,35 @@ def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
     return list(groups.values())
 
 
-def build_view(analysis: Analysis, options: ReportOptions, text: TextPolicy) -> ReportView:
+def build_view(
+    analysis: Analysis, options: ReportOptions, text: TextPolicy, *, evidence_limit: int = 0
+) -> ReportView:
     """Build the view of ``analysis`` with every string passed through ``text``.
 
     Args:
         analysis: The result of one run.
         options: Rendering options (guidance is looked up here).
         text: :func:`display_text` for human formats, :func:`json_text` for JSON.
+        evidence_limit: evidence events each incident's ``findings`` holds at most (chosen
+            by :func:`evidence_shown`); 0, the default, keeps every one. A format that
+            lists evidence passes ``options.max_evidence``; ``evidence_count`` and
+            ``origins`` always describe the whole evidence.
 
     Returns:
         The view, in report order.
     """
-    builder = _ViewBuilder(analysis, options, text)
+    builder = _ViewBuilder(analysis, options, text, evidence_limit)
     return builder.build()
 
 
 class _ViewBuilder:
-    def __init__(self, analysis: Analysis, options: ReportOptions, text: TextPolicy) -> None:
+    def __init__(
+        self, analysis: Analysis, options: ReportOptions, text: TextPolicy, evidence_limit: int
+    ) -> None:
         self._analysis = analysis
         self._options = options
         self._text = text
+        self._evidence_limit = evidence_limit
         self._incidents = sorted_incidents(analysis.incidents)
         self._notices = sorted_incidents(analysis.notices)
         # Anchors number incidents in report order; the first incident with a key wins
@@ -808,8 +889,12 @@ class _ViewBuilder:
 
     def _incident(self, anchor: str, incident: Incident) -> IncidentView:
         text = self._text
-        findings = tuple(self._finding(finding) for finding in incident.findings)
-        origins = tuple(sorted({finding.event.origin for finding in findings}))
+        every = incident.findings
+        shown = evidence_shown(incident, self._evidence_limit)
+        # Only the listed events are converted (the cost of a view is in its events); the
+        # origins name the files of every event, listed or not.
+        findings = tuple(self._finding(every[index]) for index in shown)
+        origins = tuple(sorted({text(origin) for origin in {f.event.origin for f in every}}))
         return IncidentView(
             anchor=anchor,
             key=text(incident.key),
@@ -823,6 +908,9 @@ class _ViewBuilder:
             findings=findings,
             origins=origins,
             problems=tuple(self._problem_refs.get(incident.key, ())),
+            evidence_count=len(every),
+            # The key event is the only one that can break the run 0, 1, 2, ... (and is last).
+            key_evidence_number=shown[-1] + 1 if shown and shown[-1] != len(shown) - 1 else None,
         )
 
     def _diagnosis(self, diagnosis: Diagnosis | None) -> DiagnosisView | None:

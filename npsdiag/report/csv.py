@@ -57,7 +57,7 @@ def _row(incident: IncidentView) -> list[str]:
         diagnosis.category if diagnosis else "",
         diagnosis.severity if diagnosis else "",
         diagnosis.confidence if diagnosis else "",
-        str(len(incident.findings)),
+        str(incident.evidence_count),
         ";".join(incident.origins),
     ]
     return [neutralise_formula(cell) for cell in cells]

@@ -4,10 +4,13 @@ No network and no script: inline CSS, an inline SVG timeline, ``<details>`` for 
 evidence. The timeline has one bar row per problem, one for failures no problem
 explains, and one mark row per kind of NPS decision (6272 granted, 6273 denied, 6274
 discarded), each kind with its own shape, so the extension's failures and NPS's answers
-line up. The page is rendered from ``templates/report.html.j2`` with autoescaping on
-(never by string concatenation), and every string has first been through
-:func:`~npsdiag.report._view.display_text`, so hostile event text shows as text. A
-Content-Security-Policy meta tag forbids scripts and remote loads as a second line.
+line up. Each incident lists at most ``ReportOptions.max_evidence`` evidence events (the
+one its diagnosis rests on and the earliest others) and says when it leaves some out;
+counts and the timeline use every event. The page is rendered from
+``templates/report.html.j2`` with autoescaping on (never by string concatenation), and
+every string has first been through :func:`~npsdiag.report._view.display_text`, so
+hostile event text shows as text. A Content-Security-Policy meta tag forbids scripts and
+remote loads as a second line.
 """
 
 from __future__ import annotations
@@ -515,7 +518,9 @@ def _counts(values: Sequence[str]) -> list[tuple[str, int]]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render ``analysis`` as one self-contained HTML page."""
-    view = build_view(analysis, options, display_text)
+    # Only the listed evidence goes into the view; the timeline reads the analysis itself,
+    # so its NPS decisions come from every event.
+    view = build_view(analysis, options, display_text, evidence_limit=options.max_evidence)
     template = _environment().get_template(_TEMPLATE)
     page = template.render(
         view=view,
