@@ -51,7 +51,11 @@ from npsdiag.errors import (
     UsageError,
 )
 from npsdiag.model import SourceKind
-from npsdiag.report._view import DEFAULT_MAX_EVIDENCE
+from npsdiag.report._view import (
+    DEFAULT_MAX_EVIDENCE,
+    DEFAULT_MAX_INCIDENTS,
+    DEFAULT_MAX_USER_ATTEMPTS,
+)
 
 if TYPE_CHECKING:
     from npsdiag.catalog import Catalog
@@ -641,7 +645,9 @@ class _WorkerState:
 _STATE: _WorkerState | None = None
 
 
-def _make_state(catalog: Catalog | None, redact: bool, max_evidence: int) -> _WorkerState:
+def _make_state(
+    catalog: Catalog | None, redact: bool, max_evidence: int, max_incidents: int
+) -> _WorkerState:
     from npsdiag.catalog import load_catalog
     from npsdiag.report import ReportOptions, guidance_from_entries
 
@@ -649,14 +655,23 @@ def _make_state(catalog: Catalog | None, redact: bool, max_evidence: int) -> _Wo
     return _WorkerState(
         catalog=loaded,
         options=ReportOptions(
-            guidance=guidance_from_entries(loaded.entries), max_evidence=max_evidence
+            guidance=guidance_from_entries(loaded.entries),
+            max_evidence=max_evidence,
+            max_incidents=max_incidents,
+            # "list everything" covers the users' attempts too
+            max_user_attempts=0 if max_incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
         ),
         redactor=load_redactor() if redact else None,
     )
 
 
 def _init_worker(
-    catalog: Catalog | None, redact: bool, max_evidence: int, claimed: Any, values: Any
+    catalog: Catalog | None,
+    redact: bool,
+    max_evidence: int,
+    max_incidents: int,
+    claimed: Any,
+    values: Any,
 ) -> None:
     """Set up a worker process: Ctrl+C is the parent's to handle, not the worker's.
 
@@ -665,7 +680,7 @@ def _init_worker(
     """
     global _STATE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _STATE = _make_state(catalog, redact, max_evidence)
+    _STATE = _make_state(catalog, redact, max_evidence, max_incidents)
     with claimed.get_lock():
         slot = int(claimed.value)
         claimed.value = slot + 1
@@ -710,9 +725,12 @@ def _run_case(
         command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
         if task.redact:
             command += " --redact"
+        # The line reproduces this case's reports, and the limits shape the HTML and
+        # Markdown ones.
         if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
-            # The line reproduces this case's reports, and the limit shapes the HTML one.
             command += f" --evidence {state.options.max_evidence}"
+        if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
+            command += f" --incidents {state.options.max_incidents}"
         analysis = analyze_paths(
             list(case.inputs), catalog=state.catalog, command_line=command, on_source=on_source
         )
@@ -943,12 +961,14 @@ class _PoolRunner:
         catalog: Catalog | None,
         redact: bool,
         max_evidence: int,
+        max_incidents: int,
         tracker: _Tracker,
     ) -> None:
         self._workers = workers
         self._catalog = catalog
         self._redact = redact
         self._max_evidence = max_evidence
+        self._max_incidents = max_incidents
         self._tracker = tracker
         self._context = multiprocessing.get_context("spawn")
         self._executor: ProcessPoolExecutor | None = None
@@ -1010,6 +1030,7 @@ class _PoolRunner:
                 self._catalog,
                 self._redact,
                 self._max_evidence,
+                self._max_incidents,
                 counters.claimed,
                 counters.values,
             ),
@@ -1111,6 +1132,7 @@ def run_batch(
     workers: int | None = None,
     redact: bool = False,
     max_evidence: int = DEFAULT_MAX_EVIDENCE,
+    max_incidents: int = DEFAULT_MAX_INCIDENTS,
     catalog: Catalog | None = None,
     on_progress: ProgressCallback | None = None,
     write_index: bool = True,
@@ -1128,6 +1150,8 @@ def run_batch(
             anything is written.
         max_evidence: evidence events each case's HTML report lists per incident
             (``ReportOptions.max_evidence``; 0 lists all). The JSON reports hold all.
+        max_incidents: incidents (and notices) each case's HTML and Markdown reports list
+            (``ReportOptions.max_incidents``; 0 lists all). The JSON reports list all.
         catalog: the catalog to match against (the shipped one by default).
         on_progress: called after each file and each case.
         write_index: write ``index.html``, ``index.csv``, ``index.json`` and
@@ -1138,7 +1162,7 @@ def run_batch(
 
     Raises:
         UsageError: an input is missing, the output overlaps an input, ``workers`` < 1,
-            ``max_evidence`` < 0, or redaction is unavailable.
+            ``max_evidence`` or ``max_incidents`` < 0, or redaction is unavailable.
         NothingToAnalyseError: the inputs hold no case.
         KeyboardInterrupt: the run was interrupted; finished cases keep their reports,
             no index is written.
@@ -1148,6 +1172,11 @@ def run_batch(
     if max_evidence < 0:
         raise UsageError(
             f"--evidence must be 0 or more (got {max_evidence})", hint="0 lists every event"
+        )
+    if max_incidents < 0:
+        raise UsageError(
+            f"--incidents must be 0 or more (got {max_incidents})",
+            hint="0 lists every incident",
         )
     target = Path(output)
     check_output(target, inputs)
@@ -1179,7 +1208,7 @@ def run_batch(
     started: set[int] = set()
     try:
         if count <= 1:
-            state = _make_state(catalog, redact, max_evidence)
+            state = _make_state(catalog, redact, max_evidence, max_incidents)
             for task in tasks:
                 started.add(task.index)
                 summary = _run_case(
@@ -1191,7 +1220,7 @@ def run_batch(
             # Largest cases first, so that no worker is left with a big one at the end
             # while the others idle; results are kept by case index, so order never shows.
             ordered = sorted(tasks, key=lambda task: (-_case_size(task.case), task.index))
-            runner = _PoolRunner(count, catalog, redact, max_evidence, tracker)
+            runner = _PoolRunner(count, catalog, redact, max_evidence, max_incidents, tracker)
             runner.run(ordered, results, started)
     except BaseException:
         # Interrupted: a case stopped half-way may have written some of its reports; drop

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import typer
 
-#: Equal to ``npsdiag.report.DEFAULT_MAX_EVIDENCE`` (a test checks); not imported from
-#: there, so that ``npsdiag --help`` does not load the report package.
+#: Equal to ``npsdiag.report.DEFAULT_MAX_EVIDENCE`` and ``DEFAULT_MAX_INCIDENTS`` (tests
+#: check); not imported from there, so that ``npsdiag --help`` does not load the report
+#: package.
 DEFAULT_EVIDENCE = 10
+DEFAULT_INCIDENTS = 200
 
 _EPILOG = (
     "Examples:\n\n"
@@ -46,6 +48,16 @@ def analyze(
         help="Evidence events the HTML report lists per incident: the one the diagnosis "
         "rests on and the earliest others (0 = all). Counts and the JSON report keep all.",
     ),
+    incidents: int = typer.Option(
+        DEFAULT_INCIDENTS,
+        "--incidents",
+        min=0,
+        metavar="N",
+        help="Incidents (and notices) the HTML and Markdown reports list in detail: the "
+        "earliest of every problem and of the undiagnosed failures first, taking turns, then "
+        "the rest (0 = all, with every attempt of every user). Counts, problems and users "
+        "cover all; CSV and JSON list all.",
+    ),
     redact: bool = typer.Option(
         False,
         "--redact",
@@ -58,7 +70,13 @@ def analyze(
     """Diagnose exported NPS and NPS extension logs: problems, incidents, unread files."""
     from npsdiag.analyze import analyze_paths
     from npsdiag.catalog import load_catalog
-    from npsdiag.report import REPORTS, ReportOptions, guidance_from_entries, write_report
+    from npsdiag.report import (
+        DEFAULT_MAX_USER_ATTEMPTS,
+        REPORTS,
+        ReportOptions,
+        guidance_from_entries,
+        write_report,
+    )
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
@@ -68,7 +86,13 @@ def analyze(
         from npsdiag.redact import redact_analysis
 
         analysis = redact_analysis(analysis)
-    options = ReportOptions(guidance=guidance_from_entries(catalog.entries), max_evidence=evidence)
+    options = ReportOptions(
+        guidance=guidance_from_entries(catalog.entries),
+        max_evidence=evidence,
+        max_incidents=incidents,
+        # "list everything" covers the users' attempts too
+        max_user_attempts=0 if incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
+    )
     outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
     to_stdout = False
     for name, target in outputs.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from npsdiag.commands.analyze import DEFAULT_EVIDENCE
+from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 _EPILOG = (
     "Cases: every folder and .zip directly inside an input folder is one case; the log "
@@ -55,6 +55,15 @@ def batch(
         help="Evidence events each case's HTML report lists per incident: the one the "
         "diagnosis rests on and the earliest others (0 = all). The JSON reports keep all.",
     ),
+    incidents: int = typer.Option(
+        DEFAULT_INCIDENTS,
+        "--incidents",
+        min=0,
+        metavar="N",
+        help="Incidents (and notices) each case's HTML and Markdown reports list in detail: "
+        "the earliest of every problem first (0 = all, with every attempt of every user). "
+        "The JSON reports list all.",
+    ),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="No progress bar (it is shown only on a terminal anyway)."
     ),
@@ -77,11 +86,17 @@ def batch(
                     workers=workers,
                     redact=redact,
                     max_evidence=evidence,
+                    max_incidents=incidents,
                     on_progress=bar.update,
                 )
         else:
             result = run_batch(
-                inputs, output, workers=workers, redact=redact, max_evidence=evidence
+                inputs,
+                output,
+                workers=workers,
+                redact=redact,
+                max_evidence=evidence,
+                max_incidents=incidents,
             )
     except KeyboardInterrupt:
         typer.echo(

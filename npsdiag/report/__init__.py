@@ -18,10 +18,19 @@ from typing import Protocol
 
 from npsdiag.errors import UsageError
 from npsdiag.model import Analysis
-from npsdiag.report._view import DEFAULT_MAX_EVIDENCE, TIME_FORMAT, Guidance, ReportOptions
+from npsdiag.report._view import (
+    DEFAULT_MAX_EVIDENCE,
+    DEFAULT_MAX_INCIDENTS,
+    DEFAULT_MAX_USER_ATTEMPTS,
+    TIME_FORMAT,
+    Guidance,
+    ReportOptions,
+)
 
 __all__ = [
     "DEFAULT_MAX_EVIDENCE",
+    "DEFAULT_MAX_INCIDENTS",
+    "DEFAULT_MAX_USER_ATTEMPTS",
     "REPORTS",
     "TIME_FORMAT",
     "Guidance",

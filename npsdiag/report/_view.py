@@ -8,6 +8,13 @@ Order: problems as ranked by the analysis, then incidents and notices sorted by
 one failed attempt, one entry per person whatever form of the name the logs used) come
 most failed attempts first, then by name; each user's attempts in incident order.
 
+A format meant to be attached or pasted (HTML, Markdown) builds the view with limits:
+at most so many incidents and notices (:func:`incidents_shown`, :func:`notices_shown`),
+attempts per user (:func:`attempts_shown`) and evidence events per incident
+(:func:`evidence_shown`). Limits only shorten the lists: every count, and everything
+computed over incidents (problems, users, NPS decisions), still covers all of them, and
+a link only ever points at something the view lists (an anchor is None otherwise).
+
 Times are UTC ISO 8601 with microseconds (``2026-01-14T09:30:12.345678Z``, see
 :data:`TIME_FORMAT`); naive datetimes are taken to be UTC already.
 
@@ -38,6 +45,8 @@ from npsdiag.model import (
 
 __all__ = [
     "DEFAULT_MAX_EVIDENCE",
+    "DEFAULT_MAX_INCIDENTS",
+    "DEFAULT_MAX_USER_ATTEMPTS",
     "FAILED_OUTCOMES",
     "NOTHING_TO_DIAGNOSE",
     "NOT_DIAGNOSED",
@@ -58,11 +67,14 @@ __all__ = [
     "SourceView",
     "SummaryView",
     "UserView",
+    "attempts_shown",
     "build_view",
     "display_text",
     "evidence_shown",
     "format_time",
+    "incidents_shown",
     "json_text",
+    "notices_shown",
     "nps_decision",
     "shorten",
     "sorted_incidents",
@@ -78,6 +90,13 @@ FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded", "unknown")
 
 #: Evidence events the HTML report shows per incident unless told otherwise (``--evidence``).
 DEFAULT_MAX_EVIDENCE = 10
+
+#: Incidents (and, separately, notices) the HTML and Markdown reports list unless told
+#: otherwise (``--incidents``).
+DEFAULT_MAX_INCIDENTS = 200
+
+#: Attempts the HTML and Markdown reports list per affected user before "and N more".
+DEFAULT_MAX_USER_ATTEMPTS = 10
 
 #: What the diagnosis column says about a failure the catalog could not explain ...
 NOT_DIAGNOSED = "not diagnosed"
@@ -219,9 +238,17 @@ class ReportOptions:
             :func:`evidence_shown`); 0 lists all. Counts and everything computed from the
             evidence (timeline, NPS decisions, users) still use every event, and the JSON
             report always holds all of them.
+        max_incidents: incidents the HTML and Markdown reports list in detail, and notices
+            the HTML report lists (see :func:`incidents_shown`, :func:`notices_shown`); 0
+            lists all. Counts, problems, users and the timeline still cover every
+            incident; the JSON and CSV reports list all of them.
+        max_user_attempts: attempts the HTML and Markdown reports list per affected user
+            (see :func:`attempts_shown`) before "and N more"; 0 lists all. The user's
+            counts stay true; the JSON report lists every attempt.
 
     Raises:
-        UsageError: ``max_evidence`` is negative.
+        UsageError: ``max_evidence``, ``max_incidents`` or ``max_user_attempts`` is
+            negative.
     """
 
     width: int = 100
@@ -234,13 +261,18 @@ class ReportOptions:
     max_markdown_text: int = 600
     max_cell_text: int = 120
     max_evidence: int = DEFAULT_MAX_EVIDENCE
+    max_incidents: int = DEFAULT_MAX_INCIDENTS
+    max_user_attempts: int = DEFAULT_MAX_USER_ATTEMPTS
 
     def __post_init__(self) -> None:
-        if self.max_evidence < 0:
-            raise UsageError(
-                f"the evidence limit must be 0 or more (got {self.max_evidence})",
-                hint="0 shows every evidence event",
-            )
+        limits = (
+            ("evidence", self.max_evidence, "0 shows every evidence event"),
+            ("incident", self.max_incidents, "0 lists every incident"),
+            ("attempt", self.max_user_attempts, "0 lists every attempt of a user"),
+        )
+        for name, value, hint in limits:
+            if value < 0:
+                raise UsageError(f"the {name} limit must be 0 or more (got {value})", hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,11 +358,20 @@ class ProblemRef:
 
 @dataclass(frozen=True, slots=True)
 class IncidentRef:
-    """A link from a problem to one of its incidents (``anchor`` None when not in the report)."""
+    """A link from a problem to one of its incidents.
+
+    Attributes:
+        key: the incident key the problem names.
+        anchor: the HTML id of the incident, or None when the report does not list it
+            (left out by an incident limit, or no such incident at all).
+        label: start time and user, or the key when there is no such incident.
+        known: whether the analysis has an incident (or notice) with this key at all.
+    """
 
     key: str
     anchor: str | None
     label: str
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,9 +462,13 @@ class NpsDecisionView:
 
 @dataclass(frozen=True, slots=True)
 class AttemptView:
-    """One attempt (incident) of an affected user, as the per-user view shows it."""
+    """One attempt (incident) of an affected user, as the per-user view shows it.
 
-    anchor: str
+    ``anchor`` is the incident's HTML id, or None when the report does not list that
+    incident (it has an incident limit), so that nothing links to a missing target.
+    """
+
+    anchor: str | None
     incident_key: str
     user: str | None
     start: str
@@ -457,7 +502,9 @@ class UserView:
         succeeded: attempts whose outcome is ``accepted``.
         first_time: start of the first attempt.
         last_time: end of the last attempt.
-        attempts: every attempt, in incident order.
+        attempts: the attempts the report lists, in incident order: every one, unless
+            the view was built with an attempt limit (:func:`attempts_shown`).
+        attempt_count: every attempt of the person, listed or not.
     """
 
     anchor: str
@@ -469,6 +516,27 @@ class UserView:
     first_time: str
     last_time: str
     attempts: tuple[AttemptView, ...]
+    attempt_count: int
+
+    @property
+    def attempts_note(self) -> str | None:
+        """The "and N more attempts (F failed, S succeeded)" line, or None when all are listed."""
+        more = self.attempt_count - len(self.attempts)
+        if more <= 0:
+            return None
+        failed = self.failed - sum(1 for attempt in self.attempts if attempt.failed)
+        succeeded = self.succeeded - sum(
+            1 for attempt in self.attempts if attempt.outcome == "accepted"
+        )
+        parts = [f"{failed:,} failed"] if failed else []
+        if succeeded:
+            parts.append(f"{succeeded:,} succeeded")
+        counts = f" ({', '.join(parts)})" if parts else ""
+        word = "attempt" if more == 1 else "attempts"
+        return (
+            f"and {more:,} more {word}{counts}; the CSV (--csv) and JSON (--json) reports "
+            "list every attempt."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +566,23 @@ class ProblemView:
         """The first ``limit`` users and how many are left out."""
         shown = self.users[: max(limit, 0)]
         return shown, len(self.users) - len(shown)
+
+    @property
+    def listed_incidents(self) -> tuple[IncidentRef, ...]:
+        """The problem's incidents that the report lists (those with an anchor)."""
+        return tuple(reference for reference in self.incidents if reference.anchor is not None)
+
+    @property
+    def unknown_incidents(self) -> tuple[IncidentRef, ...]:
+        """Keys the problem names that no incident of the analysis has."""
+        return tuple(reference for reference in self.incidents if not reference.known)
+
+    @property
+    def unlisted_count(self) -> int:
+        """Incidents of the problem that exist but the report leaves out (incident limit)."""
+        return sum(
+            1 for reference in self.incidents if reference.known and reference.anchor is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +645,38 @@ class ReportView:
         """Sources that were not read completely (partial, unreadable, skipped, listed)."""
         return tuple(source for source in self.sources if not source.fully_read)
 
+    @property
+    def incidents_note(self) -> str | None:
+        """One line saying which incidents are listed when some are left out, else None.
+
+        ``incidents`` holds the listed ones; ``summary.incidents`` counts all of them.
+        """
+        shown, total = len(self.incidents), self.summary.incidents
+        if shown >= total:
+            return None
+        if self.problems:
+            which = (
+                "the earliest of every problem first (taking turns, with the failures no "
+                "problem explains as one more), then the other attempts"
+            )
+        else:
+            which = "failures first, then the other attempts, earliest first"
+        return (
+            f"Showing {shown:,} of {total:,} incidents: {which}. The CSV (--csv) and JSON "
+            "(--json) reports list every incident."
+        )
+
+    @property
+    def notices_note(self) -> str | None:
+        """One line saying which notices are listed when some are left out, else None."""
+        shown, total = len(self.notices), self.summary.notices
+        if shown >= total:
+            return None
+        return (
+            f"Showing {shown:,} of {total:,} notices: the earliest of every kind first, "
+            "taking turns. The JSON report (--json) lists every notice."
+        )
+
 
 TextPolicy = Callable[[str], str]
 
@@ -613,6 +730,142 @@ def evidence_shown(incident: Incident, limit: int) -> list[int]:
     return chosen
 
 
+def _take_in_turn(queues: Sequence[Sequence[int]], limit: int, chosen: dict[int, None]) -> None:
+    """Add to ``chosen`` from each queue in turn its first index not chosen yet.
+
+    Round after round, until ``chosen`` holds ``limit`` indexes or every queue is used
+    up. An index in several queues is taken once; the queue that meets it again takes
+    its next one instead, so every turn adds something new.
+    """
+    positions = [0] * len(queues)
+    active = [number for number, queue in enumerate(queues) if queue]
+    while active and len(chosen) < limit:
+        still: list[int] = []
+        for number in active:
+            queue, position = queues[number], positions[number]
+            while position < len(queue) and queue[position] in chosen:
+                position += 1
+            if position < len(queue):
+                chosen[queue[position]] = None
+                position += 1
+                if len(chosen) >= limit:
+                    return
+            positions[number] = position
+            if position < len(queue):
+                still.append(number)
+        active = still
+
+
+def incidents_shown(
+    incidents: Sequence[Incident], problems: Sequence[Problem], limit: int
+) -> list[int]:
+    """Which incidents a report with an incident limit lists.
+
+    Every incident when ``limit`` is 0 or there are no more than ``limit``. Otherwise
+    ``limit`` of them, taken in this order: in turn from each problem, in rank order, its
+    earliest incident not taken yet (an incident of several problems is taken once), with
+    the failed incidents of no problem (the undiagnosed failures) as one more problem
+    after the ranked ones; when those run out, the rest (accepted and the like), earliest
+    first. Every failure is in a problem or among the undiagnosed ones, so failures always
+    come before the rest, and the earliest incident of every problem is listed whenever
+    ``limit`` is at least the number of problems.
+
+    Args:
+        incidents: The incidents in report order (:func:`sorted_incidents`).
+        problems: The ranked problems; their ``incident_keys`` name incidents (every
+            incident with that key belongs to the problem; unknown keys are ignored).
+        limit: Incidents to list at most; 0 means no limit.
+
+    Returns:
+        Indexes into ``incidents``, ascending (the report keeps its order).
+    """
+    total = len(incidents)
+    if limit <= 0 or total <= limit:
+        return list(range(total))
+    by_key: dict[str, list[int]] = {}
+    for index, incident in enumerate(incidents):
+        by_key.setdefault(incident.key, []).append(index)
+    queues: list[list[int]] = []
+    in_problem: set[int] = set()
+    for problem in problems:
+        members = sorted(
+            {index for key in set(problem.incident_keys) for index in by_key.get(key, ())}
+        )
+        in_problem.update(members)
+        queues.append(members)
+    queues.append(
+        [
+            index
+            for index, incident in enumerate(incidents)
+            if incident.outcome in FAILED_OUTCOMES and index not in in_problem
+        ]
+    )
+    chosen: dict[int, None] = {}
+    _take_in_turn(queues, limit, chosen)
+    _take_in_turn([range(total)], limit, chosen)
+    return sorted(chosen)
+
+
+def _notice_kind(notice: Incident) -> str:
+    if notice.diagnosis is not None:
+        return "entry:" + notice.diagnosis.entry_id
+    return "codes:" + ",".join(notice.codes)
+
+
+def notices_shown(notices: Sequence[Incident], limit: int) -> list[int]:
+    """Which notices a report with an incident limit lists.
+
+    Every notice when ``limit`` is 0 or there are no more than ``limit``. Otherwise
+    ``limit`` of them, taken in turn from each kind of notice (its catalog entry, else
+    its codes), earliest first, kinds in the order of their earliest notice: one busy
+    kind cannot hide a rare one.
+
+    Args:
+        notices: The notices in report order (:func:`sorted_incidents`).
+        limit: Notices to list at most; 0 means no limit.
+
+    Returns:
+        Indexes into ``notices``, ascending.
+    """
+    if limit <= 0 or len(notices) <= limit:
+        return list(range(len(notices)))
+    kinds: dict[str, list[int]] = {}
+    for index, notice in enumerate(notices):
+        kinds.setdefault(_notice_kind(notice), []).append(index)
+    chosen: dict[int, None] = {}
+    _take_in_turn(list(kinds.values()), limit, chosen)
+    return sorted(chosen)
+
+
+def attempts_shown(attempts: Sequence[Incident], limit: int) -> list[int]:
+    """Which of one user's attempts a report with an attempt limit lists.
+
+    Every attempt when ``limit`` is 0 or there are no more than ``limit``. Otherwise
+    ``limit`` of them, taken in turn from each kind of attempt (outcome and diagnosis),
+    earliest first: the kinds of failure in the order of their earliest attempt, then the
+    other kinds (successes, ...) likewise. A user who failed 500 times one way and once
+    another way shows both, and a success among them.
+
+    Args:
+        attempts: The user's attempts in report order.
+        limit: Attempts to list at most; 0 means no limit.
+
+    Returns:
+        Indexes into ``attempts``, ascending.
+    """
+    if limit <= 0 or len(attempts) <= limit:
+        return list(range(len(attempts)))
+    failures: dict[tuple[str, str], list[int]] = {}
+    others: dict[tuple[str, str], list[int]] = {}
+    for index, attempt in enumerate(attempts):
+        kind = (attempt.outcome, attempt.diagnosis.entry_id if attempt.diagnosis else "")
+        target = failures if attempt.outcome in FAILED_OUTCOMES else others
+        target.setdefault(kind, []).append(index)
+    chosen: dict[int, None] = {}
+    _take_in_turn([*failures.values(), *others.values()], limit, chosen)
+    return sorted(chosen)
+
+
 def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
     """Group incidents by person, each group in the given order, groups by first incident.
 
@@ -656,48 +909,91 @@ def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
 
 
 def build_view(
-    analysis: Analysis, options: ReportOptions, text: TextPolicy, *, evidence_limit: int = 0
+    analysis: Analysis,
+    options: ReportOptions,
+    text: TextPolicy,
+    *,
+    evidence_limit: int = 0,
+    incident_limit: int = 0,
+    attempt_limit: int = 0,
+    evidence: bool = True,
 ) -> ReportView:
     """Build the view of ``analysis`` with every string passed through ``text``.
+
+    The limits (0, the default, means none) shorten lists only: the summary counts,
+    problems, users' counts, ``evidence_count`` and ``origins`` always describe
+    everything, and an anchor (``IncidentRef.anchor``, ``AttemptView.anchor``) is None
+    when its incident is not in the view, so nothing links to a missing target.
 
     Args:
         analysis: The result of one run.
         options: Rendering options (guidance is looked up here).
         text: :func:`display_text` for human formats, :func:`json_text` for JSON.
         evidence_limit: evidence events each incident's ``findings`` holds at most (chosen
-            by :func:`evidence_shown`); 0, the default, keeps every one. A format that
-            lists evidence passes ``options.max_evidence``; ``evidence_count`` and
-            ``origins`` always describe the whole evidence.
+            by :func:`evidence_shown`). A format that lists evidence passes
+            ``options.max_evidence``.
+        incident_limit: incidents ``incidents`` holds at most (chosen by
+            :func:`incidents_shown`), and notices ``notices`` holds at most (chosen by
+            :func:`notices_shown`). Formats meant to be attached pass
+            ``options.max_incidents``; anchors keep the numbers of the whole report order,
+            so ``incident-5123`` is the 5123rd incident whatever the limit.
+        attempt_limit: attempts each user's ``attempts`` holds at most (chosen by
+            :func:`attempts_shown`); ``attempt_count`` counts all.
+        evidence: False for a format that shows no evidence events (terminal, CSV): each
+            incident's ``findings`` is then empty, which saves converting every event.
 
     Returns:
         The view, in report order.
     """
-    builder = _ViewBuilder(analysis, options, text, evidence_limit)
+    builder = _ViewBuilder(
+        analysis, options, text, evidence_limit, incident_limit, attempt_limit, evidence
+    )
     return builder.build()
 
 
 class _ViewBuilder:
     def __init__(
-        self, analysis: Analysis, options: ReportOptions, text: TextPolicy, evidence_limit: int
+        self,
+        analysis: Analysis,
+        options: ReportOptions,
+        text: TextPolicy,
+        evidence_limit: int,
+        incident_limit: int,
+        attempt_limit: int,
+        evidence: bool,
     ) -> None:
         self._analysis = analysis
+        self._evidence = evidence
         self._options = options
         self._text = text
         self._evidence_limit = evidence_limit
+        self._attempt_limit = attempt_limit
         self._incidents = sorted_incidents(analysis.incidents)
         self._notices = sorted_incidents(analysis.notices)
-        # Anchors number incidents in report order; the first incident with a key wins
-        # so that a duplicated key still links somewhere sensible.
+        self._shown_incidents = incidents_shown(self._incidents, analysis.problems, incident_limit)
+        self._shown_notices = notices_shown(self._notices, incident_limit)
+        # Anchors number incidents in the whole report order, listed or not; a key links
+        # to the first listed incident with that key (so a duplicated key still links
+        # somewhere sensible) and to nothing when none is listed.
         self._anchors: dict[str, str] = {}
         self._labels: dict[str, str] = {}
-        for prefix, group in (("incident", self._incidents), ("notice", self._notices)):
-            for index, incident in enumerate(group, start=1):
-                if incident.key not in self._anchors:
-                    self._anchors[incident.key] = f"{prefix}-{index}"
+        groups = (
+            ("incident", self._incidents, set(self._shown_incidents)),
+            ("notice", self._notices, set(self._shown_notices)),
+        )
+        for prefix, group, shown in groups:
+            for index, incident in enumerate(group):
+                key = incident.key
+                if index in shown and key not in self._anchors:
+                    self._anchors[key] = f"{prefix}-{index + 1}"
+                    self._labels[key] = self._incident_label(incident)
+        for _prefix, group, _shown in groups:
+            for incident in group:
+                if incident.key not in self._labels:
                     self._labels[incident.key] = self._incident_label(incident)
         # Attempts link to their own incident, even when two incidents share a key.
         self._incident_anchors = {
-            id(incident): f"incident-{index}" for index, incident in enumerate(self._incidents, 1)
+            id(self._incidents[index]): f"incident-{index + 1}" for index in self._shown_incidents
         }
         self._problem_refs: dict[str, list[ProblemRef]] = {}
         for rank, problem in enumerate(analysis.problems, start=1):
@@ -716,12 +1012,12 @@ class _ViewBuilder:
             self._problem(rank, problem) for rank, problem in enumerate(analysis.problems, start=1)
         )
         incidents = tuple(
-            self._incident(f"incident-{index}", incident)
-            for index, incident in enumerate(self._incidents, start=1)
+            self._incident(f"incident-{index + 1}", self._incidents[index])
+            for index in self._shown_incidents
         )
         notices = tuple(
-            self._incident(f"notice-{index}", incident)
-            for index, incident in enumerate(self._notices, start=1)
+            self._incident(f"notice-{index + 1}", self._notices[index])
+            for index in self._shown_notices
         )
         sources = tuple(
             self._source(source)
@@ -737,7 +1033,7 @@ class _ViewBuilder:
             version=text(analysis.version),
             command_line=text(analysis.command_line),
             servers=tuple(text(server) for server in analysis.servers),
-            summary=self._summary(incidents, sources, unknown_codes),
+            summary=self._summary(sources, unknown_codes),
             problems=problems,
             incidents=incidents,
             notices=notices,
@@ -747,19 +1043,16 @@ class _ViewBuilder:
             users=self._users(),
         )
 
-    def _summary(
-        self,
-        incidents: Sequence[IncidentView],
-        sources: Sequence[SourceView],
-        unknown_codes: Sequence[str],
-    ) -> SummaryView:
+    def _summary(self, sources: Sequence[SourceView], unknown_codes: Sequence[str]) -> SummaryView:
         analysis = self._analysis
         users = {incident.user for incident in analysis.incidents if incident.user}
         for problem in analysis.problems:
             users.update(user for user in problem.users if user)
+        # Counted over every incident, listed or not: the summary is always the whole case.
         outcome_counts: dict[str, int] = {}
-        for incident in incidents:
-            outcome_counts[incident.outcome] = outcome_counts.get(incident.outcome, 0) + 1
+        for incident in analysis.incidents:
+            outcome = self._text(incident.outcome)
+            outcome_counts[outcome] = outcome_counts.get(outcome, 0) + 1
         rank = {outcome: index for index, outcome in enumerate(_OUTCOME_ORDER)}
         outcomes = tuple(
             sorted(
@@ -778,8 +1071,10 @@ class _ViewBuilder:
                 ends.append(_utc(source.last_time))
         return SummaryView(
             problems=len(analysis.problems),
-            incidents=len(incidents),
-            failed_incidents=sum(1 for incident in incidents if incident.failed),
+            incidents=len(analysis.incidents),
+            failed_incidents=sum(
+                1 for incident in analysis.incidents if incident.outcome in FAILED_OUTCOMES
+            ),
             notices=len(analysis.notices),
             users=len(users),
             outcomes=outcomes,
@@ -820,7 +1115,11 @@ class _ViewBuilder:
                 succeeded=sum(1 for incident in group if incident.outcome == "accepted"),
                 first_time=first_time,
                 last_time=format_time(max(_utc(incident.end) for incident in group)) or "",
-                attempts=tuple(self._attempt(incident) for incident in group),
+                attempts=tuple(
+                    self._attempt(group[index])
+                    for index in attempts_shown(group, self._attempt_limit)
+                ),
+                attempt_count=len(group),
             )
             people.append(((-failed, name.casefold(), name, keys, first_time), user))
         people.sort(key=lambda item: item[0])
@@ -843,7 +1142,7 @@ class _ViewBuilder:
                 time=format_time(decision.event.time) or "",
             )
         return AttemptView(
-            anchor=self._incident_anchors[id(incident)],
+            anchor=self._incident_anchors.get(id(incident)),
             incident_key=text(incident.key),
             user=self._optional(incident.user),
             start=format_time(incident.start) or "",
@@ -863,6 +1162,7 @@ class _ViewBuilder:
                 key=text(key),
                 anchor=self._anchors.get(key),
                 label=self._labels.get(key, text(key)),
+                known=key in self._labels,
             )
             for key in keys
         )
@@ -890,7 +1190,7 @@ class _ViewBuilder:
     def _incident(self, anchor: str, incident: Incident) -> IncidentView:
         text = self._text
         every = incident.findings
-        shown = evidence_shown(incident, self._evidence_limit)
+        shown = evidence_shown(incident, self._evidence_limit) if self._evidence else []
         # Only the listed events are converted (the cost of a view is in its events); the
         # origins name the files of every event, listed or not.
         findings = tuple(self._finding(every[index]) for index in shown)

@@ -65,7 +65,7 @@ def _row(incident: IncidentView) -> list[str]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render the incidents of ``analysis`` as CSV (header row first)."""
-    view = build_view(analysis, options, display_text)
+    view = build_view(analysis, options, display_text, evidence=False)  # none shown
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)

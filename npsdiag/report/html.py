@@ -4,9 +4,14 @@ No network and no script: inline CSS, an inline SVG timeline, ``<details>`` for 
 evidence. The timeline has one bar row per problem, one for failures no problem
 explains, and one mark row per kind of NPS decision (6272 granted, 6273 denied, 6274
 discarded), each kind with its own shape, so the extension's failures and NPS's answers
-line up. Each incident lists at most ``ReportOptions.max_evidence`` evidence events (the
-one its diagnosis rests on and the earliest others) and says when it leaves some out;
-counts and the timeline use every event. The page is rendered from
+line up. The page lists at most ``ReportOptions.max_incidents`` incidents and as many
+notices (the earliest of every problem first, see
+:func:`~npsdiag.report._view.incidents_shown`), at most
+``ReportOptions.max_user_attempts`` attempts per affected user, and at most
+``ReportOptions.max_evidence`` evidence events per incident (the one its diagnosis rests
+on and the earliest others), and says so wherever it leaves some out; counts, problems,
+users and the timeline use every incident and event, and only listed incidents are
+linked to. The page is rendered from
 ``templates/report.html.j2`` with autoescaping on (never by string concatenation), and
 every string has first been through :func:`~npsdiag.report._view.display_text`, so
 hostile event text shows as text. A Content-Security-Policy meta tag forbids scripts and
@@ -157,6 +162,7 @@ class Timeline:
     legend: tuple[LegendItem, ...] = ()
     legend_y: str = ""
     bucketed_marks: bool = False  # some decision row has one mark per bucket, not per event
+    unlinked_marks: bool = False  # some single-decision mark has no link (incident not listed)
 
 
 def _utc(when: datetime) -> datetime:
@@ -219,20 +225,27 @@ def _mark_path(shape: str, x: float, y: float) -> str:
 class _Decision:
     when: datetime
     finding: Finding
-    anchor: str
+    anchor: str | None  # None when the report does not list the incident
 
 
-def _decisions(analysis: Analysis) -> dict[str, list[_Decision]]:
-    """Every NPS decision in the incidents' evidence, by finding kind, in time order."""
+def _decisions(analysis: Analysis, listed: frozenset[str]) -> dict[str, list[_Decision]]:
+    """Every NPS decision in the incidents' evidence, by finding kind, in time order.
+
+    Every incident counts, listed or not; a decision links to its incident only when
+    ``listed`` (the anchors of the listed incidents) holds it.
+    """
     found: dict[str, list[_Decision]] = {}
     seen: set[int] = set()
     for index, incident in enumerate(sorted_incidents(analysis.incidents), start=1):
+        anchor: str | None = f"incident-{index}"
+        if anchor not in listed:
+            anchor = None
         for finding in incident.findings:
             # One event can be evidence of two incidents; it is still one decision.
             if finding.kind not in NPS_DECISIONS or id(finding) in seen:
                 continue
             seen.add(id(finding))
-            decision = _Decision(_utc(finding.event.time), finding, f"incident-{index}")
+            decision = _Decision(_utc(finding.event.time), finding, anchor)
             found.setdefault(finding.kind, []).append(decision)
     for decisions in found.values():
         decisions.sort(key=lambda decision: decision.when)  # stable: incident order on ties
@@ -405,7 +418,7 @@ def build_timeline(analysis: Analysis, view: ReportView) -> Timeline | None:
         The timeline, or None when there is nothing to plot.
     """
     series = _bar_series(analysis, view)
-    found = _decisions(analysis)
+    found = _decisions(analysis, frozenset(incident.anchor for incident in view.incidents))
     decision_kinds = [entry for entry in _DECISION_ROWS if entry[0] in found]
     if not series and not decision_kinds:
         return None
@@ -464,6 +477,12 @@ def build_timeline(analysis: Analysis, view: ReportView) -> Timeline | None:
         legend=legend,
         legend_y=_number(legend_y),
         bucketed_marks=any(len(found[entry[0]]) > _MAX_MARKS for entry in decision_kinds),
+        unlinked_marks=any(
+            decision.anchor is None
+            for decisions in found.values()
+            if len(decisions) <= _MAX_MARKS
+            for decision in decisions
+        ),
     )
 
 
@@ -518,9 +537,16 @@ def _counts(values: Sequence[str]) -> list[tuple[str, int]]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render ``analysis`` as one self-contained HTML page."""
-    # Only the listed evidence goes into the view; the timeline reads the analysis itself,
-    # so its NPS decisions come from every event.
-    view = build_view(analysis, options, display_text, evidence_limit=options.max_evidence)
+    # Only the listed incidents, attempts and evidence go into the view; the timeline reads
+    # the analysis itself, so its bars and NPS decisions come from every incident and event.
+    view = build_view(
+        analysis,
+        options,
+        display_text,
+        evidence_limit=options.max_evidence,
+        incident_limit=options.max_incidents,
+        attempt_limit=options.max_user_attempts,
+    )
     template = _environment().get_template(_TEMPLATE)
     page = template.render(
         view=view,

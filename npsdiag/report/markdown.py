@@ -4,6 +4,10 @@ Untrusted text never becomes Markdown or HTML syntax: inline text has Markdown's
 punctuation backslash-escaped, table cells also turn line breaks into ``<br>``, and
 code blocks use a fence longer than any backtick run inside them. Evidence text and
 long cells are cut with an explicit ``... (N more characters)``.
+
+Like the HTML report, it lists at most ``ReportOptions.max_incidents`` incidents (the
+earliest of every problem first) and ``ReportOptions.max_user_attempts`` attempts per
+affected user, saying so where it leaves some out; the counts cover everything.
 """
 
 from __future__ import annotations
@@ -202,8 +206,15 @@ def _affected_users(view: ReportView, options: ReportOptions) -> list[str]:
     lines = [f"## Affected users ({len(view.users)})", ""]
     if not view.users:
         return [*lines, "No user has a failed attempt.", ""]
+    if any(user.attempts_note for user in view.users):
+        which = (
+            f"every attempt, or {options.max_user_attempts} of them for a user with more "
+            "(the earliest of each kind of failure first, taking turns, then the others)"
+        )
+    else:
+        which = "every attempt"
     lines += [
-        "Users with at least one failed attempt, most failures first, with every attempt. "
+        f"Users with at least one failed attempt, most failures first, with {which}. "
         "One user is one person, whatever form of the name the logs used.",
         "",
         "| User | Start (UTC) | Outcome | Diagnosis | Codes | NPS decision |",
@@ -213,14 +224,20 @@ def _affected_users(view: ReportView, options: ReportOptions) -> list[str]:
         for index, attempt in enumerate(user.attempts):
             cell = _user_cell(user) if index == 0 else ""
             lines.append(_attempt_row(cell, attempt, options.max_cell_text))
+        note = user.attempts_note
+        if note:
+            lines.append(f"|  | {escape_cell(note, len(note))} |  |  |  |  |")
     lines.append("")
     return lines
 
 
 def _incidents(view: ReportView, options: ReportOptions) -> list[str]:
-    lines = [f"## Incidents ({len(view.incidents)})", ""]
+    lines = [f"## Incidents ({view.summary.incidents})", ""]
     if not view.incidents:
         return [*lines, "No incidents.", ""]
+    note = view.incidents_note
+    if note:
+        lines += [escape_inline(note), ""]
     lines += [
         "| Start (UTC) | User | Outcome | Codes | Diagnosis | Problem |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -256,7 +273,15 @@ def _unread(view: ReportView, options: ReportOptions) -> list[str]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render ``analysis`` as compact Markdown for a ticket."""
-    view = build_view(analysis, options, display_text)
+    # Evidence is not listed per incident here (only one sample per problem), so only the
+    # incidents and attempts are limited.
+    view = build_view(
+        analysis,
+        options,
+        display_text,
+        incident_limit=options.max_incidents,
+        attempt_limit=options.max_user_attempts,
+    )
     lines = [
         "# npsdiag report",
         "",

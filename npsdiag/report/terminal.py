@@ -302,7 +302,7 @@ def _extras(view: ReportView) -> list[RenderableType]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render ``analysis`` for the console (ANSI colours only when ``options.color``)."""
-    view = build_view(analysis, options, display_text)
+    view = build_view(analysis, options, display_text, evidence=False)  # none shown
     buffer = io.StringIO()
     console = Console(
         file=buffer,
