@@ -302,3 +302,21 @@ def test_an_event_viewer_xml_export_is_analysed_through_the_cli(
     report = json.loads(out)
     assert report["problems"][0]["entry_id"].startswith("ext.user-not-found")
     assert report["problems"][0]["users"] == ["bob@contoso.com"]
+
+
+@pytest.mark.parametrize("name", ["mixed", "primary-auth-failure", "client-timeout"])
+def test_the_json_names_the_evidence_event_each_diagnosis_rests_on(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    code, out, err = run(capsys, "analyze", str(SAMPLES / name), "--json", "-", "-q")
+    assert code == 1, err
+    diagnosed = 0
+    for incident in json.loads(out)["incidents"] + json.loads(out)["notices"]:
+        diagnosis = incident["diagnosis"]
+        if diagnosis is None:
+            continue
+        diagnosed += 1
+        event = incident["evidence"][diagnosis["key_evidence"]]["event"]
+        # ``because`` ends with where the deciding event was read: "(<origin> event <id>)".
+        assert diagnosis["because"].endswith(f"({event['origin']} event {event['event_id']})")
+    assert diagnosed >= 2

@@ -345,6 +345,8 @@ class DiagnosisView:
     severity: str
     confidence: str
     because: str
+    #: Index in the incident's whole evidence of the event the diagnosis rests on.
+    key_evidence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1224,6 +1226,7 @@ class _ViewBuilder:
             severity=text(diagnosis.severity),
             confidence=text(diagnosis.confidence),
             because=text(diagnosis.because),
+            key_evidence=diagnosis.key_evidence,
         )
 
     def _optional(self, value: str | None) -> str | None:

@@ -43,6 +43,7 @@ def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
         "severity": diagnosis.severity,
         "confidence": diagnosis.confidence,
         "because": diagnosis.because,
+        "key_evidence": diagnosis.key_evidence,
     }
 
 
