@@ -209,6 +209,30 @@ def code_to_kebab(code: str) -> str:
     return spaced.replace("_", "-").lower()
 
 
+class FindingTexts:
+    """The texts a rule's ``message`` is searched in, and their lower-cased form, built once.
+
+    On ASCII text lower-casing agrees with case-insensitive matching, so a rule's needle
+    (:func:`npsdiag._literal.required_literal`) missing from the lower-cased texts proves
+    the slow case-insensitive search would find nothing.
+    """
+
+    __slots__ = ("_lowered", "ascii", "detail", "text")
+
+    def __init__(self, finding: Finding) -> None:
+        self.detail = finding.detail or ""
+        self.text = finding.event.text
+        self.ascii = self.detail.isascii() and self.text.isascii()
+        self._lowered: str | None = None
+
+    @property
+    def lowered(self) -> str:
+        """Detail and text lower-cased, joined by a NUL (no needle holds one)."""
+        if self._lowered is None:
+            self._lowered = f"{self.detail}\x00{self.text}".lower()
+        return self._lowered
+
+
 @dataclass(frozen=True)
 class MatchRule:
     """One way to recognise an entry; every key that is set must hold.
@@ -243,7 +267,7 @@ class MatchRule:
         if self.message is not None and self.needle is None:
             object.__setattr__(self, "needle", required_literal(self.message))
 
-    @property
+    @functools.cached_property
     def specificity(self) -> int:
         """How many keys the rule checks (``fallback`` excluded): more keys, stronger match."""
         return sum(value is not None for value in self._keyed_values())
@@ -279,25 +303,19 @@ class MatchRule:
             return False
         return self.reason_code is None or finding.reason_code == self.reason_code
 
-    def text_holds(self, finding: Finding) -> bool:
-        """True when the rule has no ``message`` or it occurs in the detail or event text."""
+    def text_holds(self, finding: Finding, texts: FindingTexts | None = None) -> bool:
+        """True when the rule has no ``message`` or it occurs in the detail or event text.
+
+        ``texts`` shares the lower-cased texts among the rules tried on one finding.
+        """
         pattern = self.pattern
         if pattern is None:
             return True
-        detail = finding.detail or ""
-        text = finding.event.text
+        texts = texts if texts is not None else FindingTexts(finding)
         needle = self.needle
-        # On ASCII text, lower-casing agrees with case-insensitive matching, so a missing
-        # needle proves there is no match without running the (slow, case-insensitive) search.
-        if (
-            needle is not None
-            and detail.isascii()
-            and text.isascii()
-            and needle not in detail.lower()
-            and needle not in text.lower()
-        ):
+        if needle is not None and texts.ascii and needle not in texts.lowered:
             return False
-        return bool(pattern.search(detail) or pattern.search(text))
+        return bool(pattern.search(texts.detail) or pattern.search(texts.text))
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as written in YAML (only the keys that are set)."""
@@ -677,9 +695,12 @@ class Catalog:
 def _best(candidates: Iterable[_Candidate], finding: Finding) -> dict[str, Match]:
     """Each entry's most specific rule among ``candidates`` whose message (if any) holds."""
     best: dict[str, Match] = {}
+    texts: FindingTexts | None = None
     for entry, rule in candidates:
-        if rule.pattern is not None and not rule.text_holds(finding):
-            continue
+        if rule.pattern is not None:
+            texts = texts if texts is not None else FindingTexts(finding)
+            if not rule.text_holds(finding, texts):
+                continue
         current = best.get(entry.id)
         if current is None or rule.specificity > current.specificity:
             best[entry.id] = Match(entry, rule.specificity, rule)
