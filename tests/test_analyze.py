@@ -11,10 +11,10 @@ import evtx
 import pytest
 
 from npsdiag.analyze import analyze_paths
-from npsdiag.cli import main
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.extract import user_key
 from npsdiag.synth.scenario import load_shipped, shipped_names
+from tests.cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -23,15 +23,6 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 def _family(entry_id: str) -> str:
     return ".".join(entry_id.split(".")[:2])
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point (as the console script does) and return code, out, err."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 @pytest.mark.parametrize("name", shipped_names())

@@ -36,10 +36,10 @@ from npsdiag.batch_index import (
     render_index_html,
 )
 from npsdiag.catalog import Catalog, load_catalog
-from npsdiag.cli import app, main
 from npsdiag.errors import NothingToAnalyseError, UsageError
 from npsdiag.model import Finding
 from npsdiag.synth.scenario import load_shipped
+from tests.cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -50,26 +50,6 @@ CORRUPT_ZIP = b"PK\x03\x04" + bytes(range(256)) * 8
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _batch_registered() -> None:
-    """Put ``batch`` on the app (the command list in npsdiag.commands is not ours to edit)."""
-    from npsdiag.cli import _register_commands
-    from npsdiag.commands import batch
-
-    _register_commands()
-    if not any(command.name == "batch" for command in app.registered_commands):
-        batch.register(app)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point and return exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def make_collection(root: Path, samples: tuple[str, ...] = SAMPLE_CASES) -> Path:

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from npsdiag.batch import run_batch
-from npsdiag.cli import app, main
+from npsdiag.cli import main
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE
 from npsdiag.errors import UsageError
 from npsdiag.model import (
@@ -36,6 +36,7 @@ from npsdiag.model import (
 )
 from npsdiag.report import DEFAULT_MAX_EVIDENCE, ReportOptions, render_report
 from npsdiag.report._view import evidence_shown
+from tests.cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -138,26 +139,6 @@ def _times(items: list[Any]) -> list[str]:
 def _summary(page: str, anchor: str = "incident-1") -> str:
     document = lxml.html.document_fromstring(page)
     return str(document.xpath(f"//article[@id='{anchor}']//summary")[0].text_content())
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point and return exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out, err
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _batch_registered() -> None:
-    """Put ``batch`` on the app, as tests/test_batch.py does."""
-    from npsdiag.cli import _register_commands
-    from npsdiag.commands import batch
-
-    _register_commands()
-    if not any(command.name == "batch" for command in app.registered_commands):
-        batch.register(app)
 
 
 # ------------------------------------------------------------------------- the choice

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from npsdiag.analyze import analyze_paths
 from npsdiag.batch import run_batch
 from npsdiag.catalog import Catalog, load_catalog
-from npsdiag.cli import app, main
+from npsdiag.cli import main
 from npsdiag.commands.analyze import DEFAULT_INCIDENTS
 from npsdiag.errors import UsageError
 from npsdiag.model import (
@@ -51,6 +51,7 @@ from npsdiag.report._view import (
     notices_shown,
     sorted_incidents,
 )
+from tests.cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -193,26 +194,6 @@ def _articles(page: str, section: str = "incidents") -> list[str]:
 
 def _svg(page: str) -> str:
     return page[page.index("<svg") : page.index("</svg>")]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point and return exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out, err
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _batch_registered() -> None:
-    """Put ``batch`` on the app, as tests/test_batch.py does."""
-    from npsdiag.cli import _register_commands
-    from npsdiag.commands import batch
-
-    _register_commands()
-    if not any(command.name == "batch" for command in app.registered_commands):
-        batch.register(app)
 
 
 # --------------------------------------------------------------------- the choice

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -75,29 +76,23 @@ def batch(
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     show_progress = not no_progress and sys.stderr.isatty()
+    run = functools.partial(
+        run_batch,
+        inputs,
+        output,
+        workers=workers,
+        redact=redact,
+        max_evidence=evidence,
+        max_incidents=incidents,
+    )
     try:
         if show_progress:
             from npsdiag._progress import BatchProgressBar
 
             with BatchProgressBar() as bar:
-                result = run_batch(
-                    inputs,
-                    output,
-                    workers=workers,
-                    redact=redact,
-                    max_evidence=evidence,
-                    max_incidents=incidents,
-                    on_progress=bar.update,
-                )
+                result = run(on_progress=bar.update)
         else:
-            result = run_batch(
-                inputs,
-                output,
-                workers=workers,
-                redact=redact,
-                max_evidence=evidence,
-                max_incidents=incidents,
-            )
+            result = run()
     except KeyboardInterrupt:
         typer.echo(
             "npsdiag: batch stopped: finished cases keep their reports; no index was written",
