@@ -290,7 +290,7 @@ class MatchRule:
         )
 
     def holds_without_text(self, finding: Finding) -> bool:
-        """True when every key but ``message`` holds: the keys :data:`match_key` covers."""
+        """True when every key but ``message`` holds: the values :func:`match_key` holds."""
         if self.kind is not None and finding.kind != self.kind:
             return False
         if self.code is not None and self.code not in finding.codes:
