@@ -357,50 +357,38 @@ def _fast_event(
     # is escaped), so the first '},"' after Computer closes System and names what follows.
     after = text.find('},"', after) + 3
     fields: dict[str, str] = {}
-    data: list[str] = []
+    values: tuple[str, ...] | None = None
     if text.startswith(_ONE_DATA, after):
         # One unnamed <Data> and nothing else, the layout of every extension message: the
         # string is decoded alone, in C, instead of the section twice through the scanners.
         try:
             value, end = _scan_string(text, after + len(_ONE_DATA))
-            alone = text.startswith("}}}}", end)  # Data, EventData, Event and the root close
+            if text.startswith("}}}}", end):  # Data, EventData, Event and the root close
+                values = (value,)
         except ValueError:  # the general path below decodes it again and reports it
-            alone = False
-        if alone:
-            return Event(
-                time,
-                head.channel,
-                head.provider,
-                head.event_id,
-                head.level,
-                computer,
-                record_id,
-                fields,
-                (value,),
-                None,
-                origin,
-                head.qualifiers,
-                head.keywords,
-            )
-    if text.startswith('EventData":{', after):
-        section = after + 11
-        pairs = _scan_pairs(text, section)[0]
-        plain = dict(pairs)
-        # The common shape (only named values, all text, no name twice) is used as decoded;
-        # anything else is decoded again into the general form.
-        if (
-            len(plain) == len(pairs)
-            and _PLAIN_KEYS.isdisjoint(plain)
-            and set(map(type, plain.values())) <= _ONLY_STR
-        ):
-            fields = plain
-        else:
-            _event_data(_scan(text, section)[0], fields, data)
-    elif text.startswith('UserData":{', after):
-        _user_data(_scan(text, after + 10)[0], fields)
-    elif not text.startswith('EventData":null}}', after):
-        # Not the layout above (no section, or more after System): decode it all.
-        return event_from_json(_DECODER.decode(text), header_time, origin)
+            pass
+    if values is None:
+        data: list[str] = []
+        if text.startswith('EventData":{', after):
+            section = after + 11
+            pairs = _scan_pairs(text, section)[0]
+            plain = dict(pairs)
+            # The common shape (only named values, all text, no name twice) is used as
+            # decoded; anything else is decoded again into the general form.
+            if (
+                len(plain) == len(pairs)
+                and _PLAIN_KEYS.isdisjoint(plain)
+                and set(map(type, plain.values())) <= _ONLY_STR
+            ):
+                fields = plain
+            else:
+                _event_data(_scan(text, section)[0], fields, data)
+        elif text.startswith('UserData":{', after):
+            _user_data(_scan(text, after + 10)[0], fields)
+        elif not text.startswith('EventData":null}}', after):
+            # Not the layout above (no section, or more after System): decode it all.
+            return event_from_json(_DECODER.decode(text), header_time, origin)
+        values = tuple(data)
     return Event(
         time,
         head.channel,
@@ -410,7 +398,7 @@ def _fast_event(
         computer,
         record_id,
         fields,
-        tuple(data) if data else (),
+        values,
         None,
         origin,
         head.qualifiers,
