@@ -31,8 +31,9 @@ in the dump), ``qualifiers``, unnamed data. ``keywords`` is filled for the two a
 only (their masks are fixed); ``level`` from the level's name.
 
 Times: recent Windows prints ``Date:`` in UTC with a ``Z``; older ``wevtutil`` prints the
-server's local time without a zone. A time without a zone is taken as UTC, and the file gets a
-note saying so, because the dump does not say which zone the server was in.
+server's local time without a zone. A time without a zone is read as if it were UTC and counted
+in ``SourceStats.zoneless_times``; ``npsdiag.clock`` then finds the server's offset from events
+seen in a UTC input too (or takes it from ``--utc-offset``) and shifts the times.
 
 The file is read as a stream, in blocks, and decoded strictly: UTF-16 with a byte-order mark
 (Windows PowerShell's ``Out-File`` and ``>``), UTF-16 without one, UTF-8 with or without one,
@@ -414,12 +415,8 @@ class _Reader:
         if stats.records_failed > stats.MAX_MESSAGES:
             hidden = stats.records_failed - stats.MAX_MESSAGES
             stats.messages.append(f"{hidden} more event errors not listed")
-        if self.zoneless:
-            stats.messages.append(
-                f"{self.name}: {self.zoneless} event time(s) carry no time zone (older wevtutil "
-                "prints the server's local time): read as UTC; if the server's clock was not on "
-                "UTC, its times are off by the server's UTC offset"
-            )
+        # What the times mean is settled later, against the other inputs (npsdiag.clock).
+        stats.zoneless_times = self.zoneless
         if self.stopped:
             pass  # what was not read says nothing about the dump
         elif not self.seen_text and stats.status == "ok":

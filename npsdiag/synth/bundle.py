@@ -35,8 +35,10 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
 from npsdiag.errors import UsageError
 from npsdiag.synth import messages
@@ -139,19 +141,22 @@ def _field_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def wevtutil_text(index: int, record: EventRecord) -> str:
+def wevtutil_text(index: int, record: EventRecord, zone: tzinfo | None = None) -> str:
     """One ``Event[n]:`` block of ``wevtutil qe Security /f:text`` for a 6272/6273/6274.
 
-    Header lines follow wevtutil's text format (two-space indent, UTC date with seven
-    fraction digits); the description is the rendered message; a blank line follows.
+    Header lines follow wevtutil's text format (two-space indent, date with seven fraction
+    digits: UTC with a ``Z``, or, with ``zone``, the server's local time without a zone as
+    older Windows prints it); the description is the rendered message; a blank line follows.
     """
     fields: dict[str, str] = {}
     for item in record.data:
         if isinstance(item, tuple):
             name, value = item
             fields[name] = _field_text(value)
-    time = record.time
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time.microsecond:06d}0Z"
+    time = record.time if zone is None else record.time.astimezone(zone)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time.microsecond:06d}0"
+    if zone is None:
+        stamp += "Z"
     keyword = "Audit Success" if record.event_id == 6272 else "Audit Failure"
     lines = [
         f"Event[{index}]:",
@@ -269,6 +274,7 @@ def _write_logs(
             text = stack.enter_context(open(event_log, "wb"))
             text.write(_utf16(_BOM))
         shown = 0
+        zone = ZoneInfo(scenario.local_time_zone) if scenario.local_time_zone else None
         for event in generate(scenario, max_events=max_events):
             writers[event.log].write(event.record)
             counts[event.log] += 1
@@ -277,7 +283,7 @@ def _write_logs(
                 and event.log == SECURITY
                 and event.record.event_id in _NPS_EVENT_IDS
             ):
-                text.write(_utf16(wevtutil_text(shown, event.record)))
+                text.write(_utf16(wevtutil_text(shown, event.record, zone)))
                 shown += 1
     return counts
 

@@ -285,6 +285,9 @@ class Scenario:
     noise: Noise
     expected: Expected
     source: str = field(default="<scenario>", compare=False)
+    #: IANA time zone of the server's clock: the bundle's wevtutil text dump then prints
+    #: local times without a zone, as older Windows does; None prints UTC with a ``Z``.
+    local_time_zone: str | None = None
 
     @property
     def end(self) -> datetime:
@@ -514,7 +517,7 @@ _TOP_KEYS_REQUIRED = (
     "traffic",
     "expected",
 )
-_TOP_KEYS_OPTIONAL = ("registry", "noise")
+_TOP_KEYS_OPTIONAL = ("registry", "noise", "local_time_zone")
 
 
 def _default_azure_mfa(tenant_id: str) -> list[RegValue]:
@@ -1051,6 +1054,7 @@ def _parse(data: object, source: str, problems: list[str]) -> Scenario:
     traffic = _parse_traffic(check, top.get("traffic"), duration)
     noise = _parse_noise(check, top.get("noise"), duration)
     expected = _parse_expected(check, top.get("expected"))
+    local_time_zone = _parse_time_zone(check, top.get("local_time_zone"))
     scenario = Scenario(
         name,
         title,
@@ -1069,11 +1073,26 @@ def _parse(data: object, source: str, problems: list[str]) -> Scenario:
         noise,
         expected,
         source,
+        local_time_zone,
     )
     scenario = _cross_check(check, scenario)
     if check.problems:
         raise ScenarioError("\n".join(check.problems))
     return scenario
+
+
+def _parse_time_zone(check: _Checker, raw: object) -> str | None:
+    if raw is None:
+        return None
+    name = check.text(raw, "local_time_zone")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        check.add("local_time_zone", f"not a known IANA time zone: {name!r}")
+        return None
+    return name
 
 
 def load_scenario(path: str | Path, *, source: str | None = None) -> Scenario:
