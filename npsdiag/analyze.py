@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
+from npsdiag.clock import OffsetRule, align_clocks
 from npsdiag.configlint import check_configuration
+from npsdiag.coverage import compute_coverage
 from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
@@ -31,6 +33,7 @@ def analyze_paths(
     catalog: Catalog | None = None,
     command_line: str = "",
     on_source: ProgressCallback | None = None,
+    utc_offsets: Sequence[OffsetRule] = (),
 ) -> Analysis:
     """Analyse files, folders and glob patterns and return the diagnosis.
 
@@ -39,6 +42,8 @@ def analyze_paths(
         catalog: the catalog to match against (the shipped one by default).
         command_line: shown in reports so a reader can reproduce the run.
         on_source: optional callback after each input has been read.
+        utc_offsets: clocks of inputs whose times carry no zone, as given by the user
+            (``--utc-offset``); others are inferred (``npsdiag.clock``).
 
     Returns:
         The Analysis every report renders.
@@ -49,24 +54,27 @@ def analyze_paths(
     catalog = catalog if catalog is not None else load_catalog()
     discovery = discover(inputs)
     accounts: list[SourceStats] = list(discovery.skipped)
-    findings: list[Finding] = []
-    seen: dict[_Identity, str] = {}
     # Events, findings, incidents and problems form no reference cycles, so the cyclic
     # collector only burns time rescanning the growing lists of them (about a fifth of the
     # run on big logs); anything it would find is still collected once it runs again.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _read_all(discovery.sources, accounts, findings, seen, on_source)
+        read = _read_all(discovery.sources, accounts, on_source)
         dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
         accounts.sort(key=lambda s: (s.name.lower(), s.name))
         if not any(s.status in _READ_STATUSES for s in accounts):
             raise NothingToAnalyseError(_nothing_message(inputs, accounts))
+        # Clocks first: an event's copy in another export is only recognised as such, and
+        # an attempt's events only meet, once every time is UTC.
+        clocks = align_clocks(read, utc_offsets)
+        findings = _drop_copies(read)
+        coverage = compute_coverage(accounts, findings)
         config_findings: list[Mapping[str, str]] = [
             finding.as_dict() for finding in check_configuration(dumps, catalog)
         ]
         exported = _security_exported(accounts, findings)
-        result = diagnose(findings, catalog, security_exported=exported)
+        result = diagnose(findings, catalog, security_exported=exported, coverage=coverage)
         link_configuration(result.problems, config_findings, catalog)
     finally:
         if collecting:
@@ -81,6 +89,8 @@ def analyze_paths(
         command_line=command_line,
         config_findings=config_findings,
         servers=_servers(discovery, findings),
+        coverage=coverage,
+        clocks=clocks,
     )
 
 
@@ -97,15 +107,22 @@ def _security_exported(accounts: Sequence[SourceStats], findings: Sequence[Findi
     return any(
         account.kind in _EVENT_KINDS
         and account.status != "skipped"
-        and _SECURITY_NAME.search(account.name.replace("\\", "/").rsplit("/", 1)[-1])
+        and (
+            any(channel.lower() == "security" for channel in account.channels)
+            or _SECURITY_NAME.search(account.name.replace("\\", "/").rsplit("/", 1)[-1])
+        )
         for account in accounts
     )
 
 
 #: What makes two records the same event when it was read from two exports (an .evtx in a
 #: folder and its copy in the bundle, or Security.evtx and the bundle's wevtutil text dump,
-#: which has no record id and only millisecond times).
-_Identity = tuple[str, int, str, int, str, str, tuple[str, ...]]
+#: which has no record id): everything but the time, which must be within a second.
+_Identity = tuple[str, int, str, str, str, tuple[str, ...]]
+#: How close in time two records must be to be copies of one event (a text dump may round).
+_COPY_TOLERANCE = 1.0
+#: Which copy of an event is kept: the most precise export (record id, microseconds).
+_KIND_PREFERENCE = {SourceKind.EVTX: 0, SourceKind.XML: 1, SourceKind.WEVTUTIL_TEXT: 2}
 
 
 def _identity(event: Event) -> _Identity:
@@ -114,7 +131,6 @@ def _identity(event: Event) -> _Identity:
         event.channel.lower(),
         event.event_id,
         event.computer.lower(),
-        int(event.time.timestamp()),
         fields.get("SubjectUserName", ""),
         fields.get("ReasonCode", ""),
         event.data,
@@ -124,38 +140,89 @@ def _identity(event: Event) -> _Identity:
 def _read_all(
     sources: Sequence[Source],
     accounts: list[SourceStats],
-    findings: list[Finding],
-    seen: dict[_Identity, str],
     on_source: ProgressCallback | None,
-) -> None:
-    """Read every event source, keep the findings, and account for each source."""
+) -> list[tuple[SourceStats, list[Finding]]]:
+    """Read every event source; return each one's accounting and findings, in file order."""
+    read: list[tuple[SourceStats, list[Finding]]] = []
     for source in sources:
         stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
-        duplicates: dict[str, int] = {}
+        found: list[Finding] = []
+        channels: set[str] = set()
+
+        def relevant(channel: str, provider: str, event_id: int, seen: set[str] = channels) -> bool:
+            # Asked once per record layout (per record in text and XML): the channels it
+            # sees tell what log the file is, whatever its name.
+            seen.add(channel)
+            return is_relevant(channel, provider, event_id)
+
         try:
-            for event in read_events(source, stats, is_relevant):
+            for event in read_events(source, stats, relevant):
                 finding = extract(event)
-                if finding is None:
-                    continue
-                identity = _identity(event)
-                first_seen = seen.setdefault(identity, source.name)
-                if first_seen != source.name:
-                    duplicates[first_seen] = duplicates.get(first_seen, 0) + 1
-                    continue
-                findings.append(finding)
+                if finding is not None:
+                    found.append(finding)
         except InputError as error:
             # Whatever was read before the failure is kept; the file is marked as such.
             stats.status = "unreadable" if not stats.records_read else "partial"
             stats.messages.append(str(error))
-        for other, count in sorted(duplicates.items()):
-            stats.messages.append(
-                f"{count} relevant record(s) were already read from {other} (the same events "
-                "exported twice, e.g. a folder and its bundle) and were counted once"
-            )
+        stats.channels = sorted(channel for channel in channels if channel)
         stats.finish()
         accounts.append(stats)
+        read.append((stats, found))
         if on_source is not None:
             on_source(stats)
+    return read
+
+
+def _drop_copies(read: Sequence[tuple[SourceStats, list[Finding]]]) -> list[Finding]:
+    """Every finding once: an event exported twice is kept from its most precise export.
+
+    The other copies are dropped, and their input's accounting says how many were and
+    where they were read from.
+    """
+    order = sorted(
+        range(len(read)),
+        key=lambda i: (_KIND_PREFERENCE.get(read[i][0].kind, 9), read[i][0].name.lower()),
+    )
+    # Keyed by identity and whole second; a copy is looked for in the neighbouring seconds
+    # too, so the look-up stays constant-time however often one user fails.
+    seen: dict[tuple[_Identity, int], list[tuple[float, str]]] = {}
+    kept: list[Finding] = []
+    for position in order:
+        stats, found = read[position]
+        duplicates: dict[str, int] = {}
+        for finding in found:
+            event = finding.event
+            identity = _identity(event)
+            when = event.time.timestamp()
+            second = int(when)
+            original = _original(seen, identity, second, when, stats.name)
+            if original is not None:
+                duplicates[original] = duplicates.get(original, 0) + 1
+                continue
+            seen.setdefault((identity, second), []).append((when, stats.name))
+            kept.append(finding)
+        for other, count in sorted(duplicates.items()):
+            stats.messages.append(
+                f"{count} relevant record(s) are copies of events read from {other} (the same "
+                "events exported twice, e.g. Security.evtx and the bundle's text dump) and were "
+                "counted once"
+            )
+    return kept
+
+
+def _original(
+    seen: dict[tuple[_Identity, int], list[tuple[float, str]]],
+    identity: _Identity,
+    second: int,
+    when: float,
+    name: str,
+) -> str | None:
+    """The input an earlier copy of this event was kept from, or None."""
+    for bucket in (second - 1, second, second + 1):
+        for time, origin in seen.get((identity, bucket), ()):
+            if origin != name and abs(time - when) <= _COPY_TOLERANCE:
+                return origin
+    return None
 
 
 def _read_registry_dumps(

@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -187,9 +186,11 @@ class CaseSummary:
         top_entry_id, top_title, top_severity: the first (worst) problem, or None.
         causes: per catalog entry, in the analysis' problem order.
         families: per cause family, sorted by family.
-        affected_users: distinct users over all problems.
+        affected_users: persons with a failed attempt (``npsdiag.counts``).
         incidents: authentication attempts analysed (notices not included).
         failed_incidents: incidents whose outcome was a failure.
+        verdict: the case's ``npsdiag.model.Verdict`` (``no-evidence`` when its logs hold
+            no sign-in attempt), or None for a failed case.
         start, end: the data's time span (UTC ISO 8601, as in the reports), or None.
         files: inputs accounted for (bundle members included).
         files_read: inputs read completely or partly.
@@ -212,6 +213,7 @@ class CaseSummary:
     causes: tuple[CaseCause, ...] = ()
     families: tuple[CaseFamily, ...] = ()
     affected_users: int = 0
+    verdict: str | None = None
     incidents: int = 0
     failed_incidents: int = 0
     start: str | None = None
@@ -792,18 +794,17 @@ def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) ->
         catalog: used to name entry families; without it the family is the id's first
             two dotted parts, which is the catalog's own rule.
     """
-    from npsdiag.report._view import FAILED_OUTCOMES, format_time
+    from npsdiag.counts import count_analysis
+    from npsdiag.report._view import format_time
 
     causes: dict[str, tuple[str, str, str, str, set[str], set[str]]] = {}
     family_users: dict[str, set[str]] = {}
     family_incidents: dict[str, set[str]] = {}
-    users: set[str] = set()
     for problem in analysis.problems:
         entry = catalog.find(problem.entry_id) if catalog is not None else None
         family = entry.family if entry is not None else ".".join(problem.entry_id.split(".")[:2])
         problem_users = {user for user in problem.users if user}
         keys = set(problem.incident_keys)
-        users |= problem_users
         if problem.entry_id not in causes:
             causes[problem.entry_id] = (
                 problem.entry_id,
@@ -819,6 +820,8 @@ def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) ->
         family_incidents.setdefault(family, set()).update(keys)
     top = analysis.problems[0] if analysis.problems else None
     sources = analysis.sources
+    # The reports' own counts (npsdiag.counts), so the index agrees with every case report.
+    counts = count_analysis(analysis)
     return CaseSummary(
         case=case,
         status="ok",
@@ -835,14 +838,12 @@ def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) ->
             CaseFamily(family, len(family_users[family]), len(family_incidents[family]))
             for family in sorted(family_users)
         ),
-        affected_users=len(users),
-        incidents=len(analysis.incidents),
-        failed_incidents=sum(
-            1 for incident in analysis.incidents if incident.outcome in FAILED_OUTCOMES
-        ),
-        # The reports' own time format and span, so the index agrees with them.
-        start=format_time(_span(analysis, first=True)),
-        end=format_time(_span(analysis, first=False)),
+        affected_users=counts.affected_users,
+        incidents=counts.attempts,
+        failed_incidents=counts.failed_attempts,
+        start=format_time(counts.start),
+        end=format_time(counts.end),
+        verdict=analysis.verdict,
         files=len(sources),
         files_read=sum(1 for source in sources if source.status in _READ_STATUSES),
         events_read=sum(source.records_read for source in sources),
@@ -860,25 +861,6 @@ def _server_name(analysis: Analysis) -> str | None:
     if not tally:
         return None
     return min(tally.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
-def _utc(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
-
-
-def _span(analysis: Analysis, *, first: bool) -> datetime | None:
-    """Start (``first``) or end of the data, as the reports compute it."""
-    items = (*analysis.incidents, *analysis.notices)
-    times = [_utc(item.start if first else item.end) for item in items]
-    for source in analysis.sources:
-        when = source.first_time if first else source.last_time
-        if when is not None:
-            times.append(_utc(when))
-    if not times:
-        return None
-    return min(times) if first else max(times)
 
 
 # ------------------------------------------------------------------------- the batch

@@ -61,7 +61,7 @@ INDEX_FILES = ("index.html", "index.csv", "index.json", "causes.csv")
 
 #: ``format`` and ``format_version`` of ``index.json`` (docs/batch.md describes it).
 INDEX_FORMAT = "npsdiag-batch-index"
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2
 
 #: Columns of ``index.csv``; never reorder (append new columns at the end).
 CASE_COLUMNS = (
@@ -88,6 +88,7 @@ CASE_COLUMNS = (
     "events_read",
     "records_failed",
     "report",
+    "verdict",
 )
 
 #: Columns of ``causes.csv``.
@@ -274,6 +275,7 @@ def _case_record(rank: int, summary: CaseSummary) -> dict[str, Any]:
             else None
         ),
         "causes": [cause.entry_id for cause in summary.causes],
+        "verdict": summary.verdict,
         "affected_users": summary.affected_users,
         "incidents": summary.incidents,
         "failed_incidents": summary.failed_incidents,

@@ -15,9 +15,20 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 from npsdiag.catalog import Catalog, CatalogEntry, Match
-from npsdiag.model import Diagnosis, Finding, FindingKind, Incident, Problem
+from npsdiag.coverage import needs, role_label
+from npsdiag.model import (
+    FAILED_OUTCOMES,
+    Coverage,
+    Diagnosis,
+    Finding,
+    FindingKind,
+    Incident,
+    Problem,
+)
+from npsdiag.people import assign_people
 
 __all__ = [
     "NO_CID_GAP",
@@ -54,9 +65,12 @@ _OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
     (FindingKind.SYS_DOMAIN_CONTROLLER, "error"),
     (FindingKind.NOTICE, "notice"),
 )
-_FAILED_OUTCOMES = frozenset({"rejected", "error", "no-answer", "unknown", "discarded"})
+#: Failed outcomes that a benign diagnosis does not turn into a notice: the user did not get
+#: in (a wrong code typed is still a failed sign-in for them, just not a fault to fix).
+_FAILED_FOR_THE_USER = frozenset({"rejected", "error", "no-answer", "unknown", "timed-out"})
 _SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 _CONFIDENCE_RANK = {"high": 2, "medium": 1, "low": 0}
+_LOWER_CONFIDENCE = {"high": "medium", "medium": "low", "low": "low"}
 _BENIGN = "not-an-error"
 
 #: NPS reason codes that only say "an extension DLL dropped (9) or rejected (21) the
@@ -90,6 +104,8 @@ class _Group:
     end: float = float("-inf")
     #: Holds NPS evidence that two attempts could equally claim (left unjoined on purpose).
     ambiguous: bool = False
+    #: A group of NPS events only, ended by NPS's answer (6272/6273).
+    closed: bool = False
 
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -123,7 +139,11 @@ def _is_extension(finding: Finding) -> bool:
 
 
 def diagnose(
-    findings: Iterable[Finding], catalog: Catalog, *, security_exported: bool = False
+    findings: Iterable[Finding],
+    catalog: Catalog,
+    *,
+    security_exported: bool = False,
+    coverage: Coverage | None = None,
 ) -> DiagnosisResult:
     """Turn findings into incidents, notices and ranked problems.
 
@@ -132,6 +152,9 @@ def diagnose(
         catalog: the loaded catalog.
         security_exported: a Security log export (or the bundle's wevtutil dump of it) was
             among the inputs, so the absence of NPS decisions in it means something.
+        coverage: which logs the inputs covered; a problem whose conclusion rests on a log
+            that was not given loses confidence and says what to export. None: assume
+            every log was given.
 
     Returns:
         Incidents (failures and successes), benign notices, ranked problems and the
@@ -146,16 +169,44 @@ def diagnose(
     notices: list[Incident] = []
     for group in groups:
         incident = _build_incident(group, catalog, unknown)
-        if incident.outcome == "notice" or (
-            incident.diagnosis is not None and incident.diagnosis.category == _BENIGN
-        ):
+        if _is_notice(incident):
             notices.append(incident)
         else:
             incidents.append(incident)
     incidents.sort(key=lambda i: (i.start, i.key))
     notices.sort(key=lambda i: (i.start, i.key))
+    assign_people(incidents)
     problems = _rank_problems(incidents, catalog, security_exported=security_exported)
+    if coverage is not None:
+        _weigh_coverage(problems, coverage)
     return DiagnosisResult(problems, incidents, notices, sorted(unknown))
+
+
+def _is_notice(incident: Incident) -> bool:
+    """Benign evidence that is not a failed sign-in: a notice, not an attempt."""
+    if incident.outcome in ("notice", "ignored"):
+        return True
+    diagnosis = incident.diagnosis
+    if diagnosis is None or diagnosis.category != _BENIGN:
+        return False
+    # A wrong code typed is benign but still a sign-in that failed for that user; benign
+    # System events (a domain controller back online) belong to nobody.
+    return incident.user is None or incident.outcome not in _FAILED_FOR_THE_USER
+
+
+def _weigh_coverage(problems: Sequence[Problem], coverage: Coverage) -> None:
+    """Mark conclusions drawn without a log they rest on, and say what to export."""
+    for problem in problems:
+        missing = [role for role in needs(problem.entry_id) if not coverage.given(role)]
+        if not missing:
+            continue
+        problem.missing = missing
+        problem.confidence = _LOWER_CONFIDENCE.get(problem.confidence, problem.confidence)
+        names = " and ".join(role_label(role) for role in missing)
+        problem.because += (
+            f"; concluded without {names}, which could name a more precise cause: export "
+            f"{'them' if len(missing) > 1 else 'it'} and run again"
+        )
 
 
 def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Group]:
@@ -275,20 +326,56 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
             continue
         keys = finding.identity_keys
         who = keys[0] if keys else finding.client_ip or "?"
-        slot = (who, finding.kind)
-        alone = standalone.get(slot)
-        if alone is None or when - alone.end > NO_CID_GAP.total_seconds():
-            stamp = finding.event.time.strftime("%Y%m%dT%H%M%S")
-            alone = _Group(f"{finding.kind}:{who}:{stamp}")
-            standalone[slot] = alone
-            extra.append(alone)
+        alone = _standalone_group(standalone, extra, finding, who, when)
         alone.add(finding)
+        if finding.kind in _NPS_FINAL:
+            alone.closed = True
         if target is _AMBIGUOUS:
             alone.ambiguous = True
     groups.extend(extra)
     for group in groups:
         if len(group.findings) > 1:
             group.findings.sort(key=_sort_key)
+
+
+#: NPS's answers to a request; a discard is not one (the client may send the request again).
+_NPS_FINAL = frozenset({FindingKind.NPS_GRANTED, FindingKind.NPS_DENIED})
+#: The extension discards duplicates of a request for up to 10 seconds after answering it.
+_TRAILING_DUPLICATES = 10.0
+
+
+def _standalone_group(
+    standalone: dict[tuple[str, str], _Group],
+    extra: list[_Group],
+    finding: Finding,
+    who: str,
+    when: float,
+) -> _Group:
+    """The group an NPS or System event joins when no extension attempt claims it.
+
+    NPS's events of one request are its discards (the client resending while it waits)
+    and then one answer, 6272 or 6273: the answer ends the attempt, and the next event of
+    the same user starts another one, except a discard of a late duplicate just after the
+    answer. System events group by kind and client.
+    """
+    nps = finding.kind.startswith("nps.")
+    slot = ("nps", who) if nps else (who, finding.kind)
+    group = standalone.get(slot)
+    if group is not None:
+        gap = when - group.end
+        trailing = (
+            group.closed
+            and finding.kind == FindingKind.NPS_DISCARDED
+            and gap <= _TRAILING_DUPLICATES
+        )
+        if trailing or (not group.closed and gap <= NO_CID_GAP.total_seconds()):
+            return group
+    stamp = finding.event.time.strftime("%Y%m%dT%H%M%S")
+    prefix = "nps" if nps else finding.kind
+    group = _Group(f"{prefix}:{who}:{stamp}")
+    standalone[slot] = group
+    extra.append(group)
+    return group
 
 
 def _nearest_attempt(
@@ -322,8 +409,37 @@ def _outcome(findings: Sequence[Finding]) -> str:
             if kind == FindingKind.IGNORED:
                 states = {f.response_state for f in findings if f.kind == kind}
                 return "rejected" if "AccessReject" in states else "ignored"
+            if outcome == "accepted" and _granted_too_late(findings):
+                return "timed-out"
             return outcome
     return "unknown"
+
+
+#: How much later than its next retransmission was due the client may still take an answer.
+_GIVE_UP_SLACK = 1.0
+
+
+def _granted_too_late(findings: Sequence[Finding]) -> bool:
+    """Whether the access was granted after the RADIUS client had given up.
+
+    The client resends a request each time its timeout passes without an answer; NPS
+    discards each copy while the extension waits for the user (6274). After its last
+    retransmission the client waits one timeout more, then tells the user the sign-in
+    failed. So with at least two discards (which show the client's interval), a grant that
+    comes later than the last discard plus the longest interval came too late.
+    """
+    discards = sorted(
+        f.event.time.timestamp() for f in findings if f.kind == FindingKind.NPS_DISCARDED
+    )
+    if len(discards) < REPEATED_DISCARDS:
+        return False
+    interval = max(later - earlier for earlier, later in pairwise(discards))
+    granted = [f.event.time.timestamp() for f in findings if f.kind == FindingKind.NPS_GRANTED]
+    if not granted:
+        granted = [f.event.time.timestamp() for f in findings if f.kind == FindingKind.ACCEPTED]
+    if not granted:
+        return False
+    return max(granted) > discards[-1] + interval + _GIVE_UP_SLACK
 
 
 def _confidence(match: Match, findings: Sequence[Finding]) -> str:
@@ -345,9 +461,11 @@ def _choose(
 ) -> tuple[CatalogEntry, Match, Finding] | None:
     """The strongest catalog match among an incident's findings.
 
-    Failures beat benign entries; a stated cause (code, AADSTS, message, NPS reason)
-    beats a symptom; pointers (reason 9/21) and fallbacks come last; then severity; then
-    extension evidence over NPS evidence.
+    Pointers (NPS reason 9/21: "an extension rejected it") and fallbacks (an unknown code)
+    come last: the most specific evidence decides, so the extension's own answer (even a
+    benign one such as a wrong code typed) beats NPS's pointer to it. Then failures beat
+    benign entries; a stated cause (code, AADSTS, message, NPS reason) beats a symptom;
+    then severity; then extension evidence over NPS evidence.
     """
     best: tuple[tuple[int, int, int, int, int], CatalogEntry, Match, Finding] | None = None
     for finding in findings:
@@ -371,8 +489,8 @@ def _choose(
             rule.reason_code is not None and not pointer
         )
         score = (
-            0 if entry.category == _BENIGN else 1,
             0 if pointer or rule.fallback else 1,
+            0 if entry.category == _BENIGN else 1,
             1 if states_cause else 0,
             _SEVERITY_RANK.get(entry.severity, 0),
             1 if _is_extension(finding) else 0,
@@ -400,7 +518,9 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
     user = next((f.user for f in findings if f.user), None)
     cid = next((f.cid for f in findings if f.cid), None)
     diagnosis: Diagnosis | None = None
-    if outcome != "accepted":
+    if outcome == "timed-out":
+        diagnosis = _timed_out_diagnosis(findings, catalog)
+    elif outcome != "accepted":
         chosen = _choose(findings, catalog, outcome)
         if chosen is not None:
             entry, match, finding = chosen
@@ -429,6 +549,34 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
         diagnosis=diagnosis,
         cid=cid,
         codes=tuple(codes),
+    )
+
+
+def _timed_out_diagnosis(findings: Sequence[Finding], catalog: Catalog) -> Diagnosis | None:
+    """An attempt granted after the client gave up is the client timeout's doing."""
+    entry = catalog.detectors().get(REPEATED_DISCARDS_DETECTOR)
+    if entry is None:
+        return None
+    discards = [i for i, f in enumerate(findings) if f.kind == FindingKind.NPS_DISCARDED]
+    answers = [
+        i
+        for i, f in enumerate(findings)
+        if f.kind in (FindingKind.NPS_GRANTED, FindingKind.ACCEPTED)
+    ]
+    last_discard = findings[discards[-1]].event
+    answer = findings[answers[-1]].event
+    return Diagnosis(
+        entry_id=entry.id,
+        title=entry.title,
+        category=entry.category,
+        severity=entry.severity,
+        confidence="high",
+        because=(
+            f"{len(discards)} resends discarded (6274), the last at {_iso(last_discard.time)}; "
+            f"access granted at {_iso(answer.time)}, after the client had given up "
+            f"({answer.origin} event {answer.event_id})"
+        ),
+        key_evidence=answers[-1],
     )
 
 
@@ -462,7 +610,7 @@ def _rank_problems(
     buckets: dict[str, list[Incident]] = defaultdict(list)
     for incident in incidents:
         diagnosis = incident.diagnosis
-        if diagnosis is None or incident.outcome not in _FAILED_OUTCOMES:
+        if diagnosis is None or incident.outcome not in FAILED_OUTCOMES:
             continue
         if diagnosis.category == _BENIGN:
             continue
@@ -479,11 +627,14 @@ def _rank_problems(
     ):
         if detected is not None:
             problems.append(detected)
+    # A detector's problem already holds the incidents diagnosed with its entry.
+    for detected in problems:
+        buckets.pop(detected.entry_id, None)
     for entry_id, members in buckets.items():
         entry = catalog.find(entry_id)
         first = members[0].diagnosis
         assert first is not None  # bucketed above only when diagnosed
-        users = _display_users(members)
+        users = _people_of(members)
         confidence = max(
             (m.diagnosis.confidence for m in members if m.diagnosis),
             key=lambda c: _CONFIDENCE_RANK.get(c, 0),
@@ -493,7 +644,7 @@ def _rank_problems(
         span = f"{_iso(start)} and {_iso(end)}"
         scope = entry.scope if entry is not None else "user"
         if users:
-            who = f"{len(members)} failed attempt(s) by {len(users)} user(s)"
+            who = f"{_count(len(members), 'failed attempt')} by {_count(len(users), 'user')}"
         else:
             # System events (unknown client, shared secret, TLS) name devices, not users.
             clients = sorted(
@@ -505,7 +656,7 @@ def _rank_problems(
                 }
             )
             sources = f" from RADIUS client(s) {', '.join(clients)}" if clients else ""
-            who = f"{sum(len(m.findings) for m in members)} event(s){sources}"
+            who = f"{_count(sum(len(m.findings) for m in members), 'event')}{sources}"
         because = f"{who} between {span}; {first.because}"
         problems.append(
             Problem(
@@ -597,80 +748,89 @@ def _auditing_off_problem(
 def _client_timeout_problem(
     incidents: Sequence[Incident], entry: CatalogEntry | None
 ) -> Problem | None:
-    """Repeated 6274 discards within attempts that the extension did not fail itself.
+    """Attempts the RADIUS client gave up on while the user was still answering MFA.
 
-    When the extension throws (every request of a broken server), NPS discards too and the
-    client retries; that is the extension's problem, not the timeout. So only attempts
-    that were accepted, unanswered or had nothing but discards count.
+    The sign of it: repeated 6274 discards (the client resending) in an attempt that the
+    extension did not fail itself, and that then failed for the user: granted after the
+    client had given up (``timed-out``) or never answered. When the extension throws (every
+    request of a broken server), NPS discards too and the client retries; that is the
+    extension's problem, not the timeout, so attempts with nothing but discards never count.
+    Slow attempts that still succeeded are counted in the text but are not failures.
     """
     if entry is None:
         return None
-    # Discards that could not be joined to an attempt (ambiguous) only count when there
-    # is no extension evidence at all to join them to.
-    have_extension = any(_is_extension(f) for i in incidents for f in i.findings)
-    outcomes = (
-        {"accepted", "no-answer"} if have_extension else {"accepted", "no-answer", "discarded"}
-    )
     members = [
         incident
         for incident in incidents
-        if incident.outcome in outcomes
+        if incident.outcome in ("timed-out", "no-answer", "accepted")
         and sum(f.kind == FindingKind.NPS_DISCARDED for f in incident.findings) >= REPEATED_DISCARDS
     ]
-    if not members:
+    failed = [incident for incident in members if incident.failed]
+    slow = [incident for incident in members if not incident.failed]
+    if not failed and len(slow) < REPEATED_DISCARDS:
         return None
+    shown = failed or slow
     discards = sum(
-        f.kind == FindingKind.NPS_DISCARDED for incident in members for f in incident.findings
+        f.kind == FindingKind.NPS_DISCARDED for incident in shown for f in incident.findings
     )
     clients = sorted(
         {
             f.client_name or f.client_ip or "?"
-            for incident in members
+            for incident in shown
             for f in incident.findings
             if f.kind == FindingKind.NPS_DISCARDED
         }
     )
-    users = _display_users(members)
-    start = min(m.start for m in members)
-    end = max(m.end for m in members)
+    # Only people who failed are affected; slow successes are mentioned, not counted.
+    users = _people_of(failed)
+    start = min(m.start for m in shown)
+    end = max(m.end for m in shown)
+    late = sum(1 for incident in failed if incident.outcome == "timed-out")
+    if failed:
+        parts = [
+            f"{_count(len(failed), 'attempt')} by {_count(len(users), 'user')} failed after the "
+            f"RADIUS client resent the request ({discards} discards, 6274) from {_iso(start)} "
+            f"to {_iso(end)}"
+        ]
+    else:
+        parts = [
+            f"no sign-in failed yet, but {_count(len(slow), 'attempt')} needed resends while "
+            f"the user answered MFA ({discards} discards, 6274) from {_iso(start)} to "
+            f"{_iso(end)}: slower approvals will fail"
+        ]
+    if late:
+        parts.append(
+            f"{_count(late, 'attempt')} granted only after the client had given up (the user was "
+            "told the sign-in failed)"
+        )
+    if failed and slow:
+        parts.append(f"{_count(len(slow), 'other attempt')} needed resends but succeeded")
+    parts.append(f"RADIUS client(s): {', '.join(clients)}")
     return Problem(
         entry_id=entry.id,
         title=entry.title,
         category=entry.category,
-        severity=entry.severity,
-        confidence="high" if len(members) >= REPEATED_DISCARDS else "medium",
+        # Nobody failed yet: a warning, not an outage.
+        severity=entry.severity if failed else "low",
+        confidence="high" if len(shown) >= REPEATED_DISCARDS else "medium",
         scope=entry.scope,
         users=users,
-        incident_keys=[m.key for m in members],
+        incident_keys=[m.key for m in shown],
         start=start,
         end=end,
-        because=(
-            f"{discards} discarded requests (6274) in {len(members)} attempt(s) by "
-            f"{len(users)} user(s) from {_iso(start)} to {_iso(end)}; RADIUS client(s): "
-            f"{', '.join(clients)}"
-        ),
+        because="; ".join(parts),
     )
 
 
-def _display_users(incidents: Sequence[Incident]) -> list[str]:
-    """Each affected person once, sorted case-insensitively.
+def _count(count: int, word: str) -> str:
+    """``1 attempt``, ``3 attempts``."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
-    One person can appear as ``alice@contoso.com`` in the extension and ``CONTOSO\\alice``
-    in NPS; incidents whose identity keys overlap are the same person, shown in the form
-    the incident names first (the extension's, as the user typed it).
-    """
-    people: list[tuple[set[str], str]] = []
-    for incident in incidents:
-        if not incident.user:
-            continue
-        keys = {key for finding in incident.findings for key in finding.identity_keys}
-        for known, _name in people:
-            if known & keys:
-                known |= keys
-                break
-        else:
-            people.append((keys, incident.user))
-    return sorted({name for _keys, name in people}, key=lambda u: (u.lower(), u))
+
+def _people_of(incidents: Sequence[Incident]) -> list[str]:
+    """The persons (``Incident.person``) of some incidents, each once, sorted by name."""
+    people = {incident.person for incident in incidents if incident.person}
+    return sorted(people, key=lambda name: (name.lower(), name))
 
 
 def _iso(when: datetime) -> str:

@@ -8,19 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 __all__ = [
+    "FAILED_OUTCOMES",
     "Analysis",
+    "ClockNote",
+    "Coverage",
     "Diagnosis",
     "Event",
     "Finding",
     "FindingKind",
     "Incident",
+    "LogCoverage",
     "Problem",
     "SourceKind",
     "SourceStats",
+    "Verdict",
 ]
+
+#: Outcomes of an attempt that count as a failed sign-in: the one definition that every
+#: count, report and the batch index use. ``timed-out`` is an attempt NPS granted after the
+#: RADIUS client had given up (the user was told the sign-in failed); ``unknown`` ended on a
+#: message nobody recognised, which is not a success either.
+FAILED_OUTCOMES = frozenset({"rejected", "error", "no-answer", "discarded", "unknown", "timed-out"})
 
 
 class SourceKind:
@@ -110,6 +121,12 @@ class SourceStats:
     last_time: datetime | None = None
     status: str = "ok"
     messages: list[str] = field(default_factory=list)
+    #: Channels of the records read (``Security``, ``AuthZOptCh`` ...), sorted: what log
+    #: the file is, whatever its name.
+    channels: list[str] = field(default_factory=list)
+    #: Records whose time carried no time zone (a ``wevtutil /f:text`` dump of the server's
+    #: local time); ``npsdiag.clock`` lines them up with the UTC sources.
+    zoneless_times: int = 0
 
     #: Keep reports small: only the first few record errors are kept verbatim.
     MAX_MESSAGES = 5
@@ -124,6 +141,16 @@ class SourceStats:
         self.records_failed += 1
         if len(self.messages) < self.MAX_MESSAGES:
             self.messages.append(message)
+
+    @property
+    def lost(self) -> bool:
+        """Data of this input was lost: it could not be read, or some of its records failed."""
+        return self.status in ("partial", "unreadable") or self.records_failed > 0
+
+    @property
+    def inventory(self) -> bool:
+        """Listed, not read, on purpose: a bundle container, a trace, a copy, another file."""
+        return self.status in ("skipped", "listed") and not self.records_failed
 
     def finish(self) -> None:
         """Derive ``status`` from the counts once reading is over."""
@@ -216,6 +243,14 @@ class Incident:
     diagnosis: Diagnosis | None = None
     cid: str | None = None
     codes: tuple[str, ...] = ()
+    #: The person the attempt belongs to, in the one form every report shows them (see
+    #: ``npsdiag.people``); None when the attempt names no user.
+    person: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the attempt is a failed sign-in (:data:`FAILED_OUTCOMES`)."""
+        return self.outcome in FAILED_OUTCOMES
 
 
 @dataclass(slots=True)
@@ -233,6 +268,83 @@ class Problem:
     start: datetime
     end: datetime
     because: str
+    #: Logs whose absence weakens this conclusion (``npsdiag.coverage`` roles); the
+    #: ``because`` text then says what to export.
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LogCoverage:
+    """Whether one kind of log was among the inputs, and what that means for the diagnosis.
+
+    Attributes:
+        role: ``extension``, ``extension-admin``, ``security``, ``system``, ``registry`` or
+            ``traces`` (see ``npsdiag.coverage``).
+        label: the log's name as an admin knows it (``Security (NPS events 6272-6280)``).
+        files: the inputs that hold it.
+        records: records read from those inputs, relevant or not.
+        events: events of this log that the analysis used (copies counted once).
+        status: ``read`` (given, holds what npsdiag uses), ``empty`` (given, holds none of
+            it) or ``missing`` (not given).
+        note: what the log tells; when empty or missing, what that means and how to export it.
+    """
+
+    role: str
+    label: str
+    files: list[str]
+    records: int
+    events: int
+    status: str
+    note: str
+
+
+@dataclass(slots=True)
+class Coverage:
+    """What the inputs covered: every log npsdiag uses, given or not, and other logs read.
+
+    Attributes:
+        logs: one entry per role, in a fixed order.
+        other_logs: ``(input, what it holds)`` for event logs that hold nothing npsdiag uses
+            (a Sysmon or Application log given by mistake).
+        evidence: True when the inputs hold at least one NPS or extension event.
+    """
+
+    logs: list[LogCoverage]
+    other_logs: list[tuple[str, str]] = field(default_factory=list)
+    evidence: bool = False
+
+    def given(self, role: str) -> bool:
+        """Whether a log of ``role`` was among the inputs and could be read (even if empty)."""
+        return any(log.role == role and log.status in ("read", "empty") for log in self.logs)
+
+
+@dataclass(slots=True)
+class ClockNote:
+    """How the times of one input without a time zone were lined up with UTC.
+
+    Attributes:
+        source: the input (a ``wevtutil /f:text`` dump of the server's local time).
+        records: records of it whose time carried no zone.
+        method: ``inferred`` (from events seen in a UTC source too), ``given`` (by
+            ``--utc-offset``) or ``unknown`` (read as UTC; its times may be off).
+        offsets: ``(from, offset)`` pairs: from that UTC instant on (None: from the start)
+            the offset applies; two pairs when daylight saving changed inside the input.
+        evidence: one sentence saying on what the offset rests, or why none was found.
+    """
+
+    source: str
+    records: int
+    method: str
+    offsets: list[tuple[datetime | None, timedelta]]
+    evidence: str
+
+
+class Verdict:
+    """What a run concluded, one value per exit status (docs/cli.md)."""
+
+    PROBLEMS = "problems"  # something is wrong: exit 1
+    HEALTHY = "healthy"  # sign-in attempts were seen and nothing is wrong: exit 0
+    NO_EVIDENCE = "no-evidence"  # no sign-in attempt in the inputs: cannot tell, exit 3
 
 
 @dataclass(slots=True)
@@ -249,3 +361,19 @@ class Analysis:
     config_findings: list[Mapping[str, str]] = field(default_factory=list)
     #: The NPS server(s) the inputs come from (bundle or file names, else event data).
     servers: list[str] = field(default_factory=list)
+    #: What the inputs covered (None only for an Analysis built by hand).
+    coverage: Coverage | None = None
+    #: How inputs without a time zone were lined up with UTC, one note per such input.
+    clocks: list[ClockNote] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """:class:`Verdict` of the run: problems, healthy, or no evidence to tell."""
+        faults = any(
+            finding.get("category", "") != "not-an-error" for finding in self.config_findings
+        )
+        if self.problems or faults:
+            return Verdict.PROBLEMS
+        if not self.incidents:
+            return Verdict.NO_EVIDENCE
+        return Verdict.HEALTHY

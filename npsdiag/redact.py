@@ -38,7 +38,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from npsdiag import _patterns as pat
 from npsdiag.extract import user_key
-from npsdiag.model import Analysis, Diagnosis, Event, Finding, Incident, Problem, SourceStats
+from npsdiag.model import (
+    Analysis,
+    Coverage,
+    Diagnosis,
+    Event,
+    Finding,
+    Incident,
+    Problem,
+    SourceStats,
+)
 from npsdiag.report._view import sorted_incidents
 
 if TYPE_CHECKING:
@@ -310,7 +319,7 @@ _STATION_FIELDS = _words("calledstationid callingstationid called-station-id cal
 #: counts. Every other string field is redacted (one without a rule of its own as free text).
 KEPT_FIELDS: Mapping[str, frozenset[str]] = {
     "Analysis": _words("version"),
-    "Problem": _words("entry_id category severity confidence scope start end"),
+    "Problem": _words("entry_id category severity confidence scope start end missing"),
     "Incident": _words("start end outcome cid codes"),
     "Diagnosis": _words("entry_id category severity confidence key_evidence"),
     "Finding": _words(
@@ -318,8 +327,11 @@ KEPT_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     "Event": _words("time channel provider event_id level record_id qualifiers keywords"),
     "SourceStats": _words(
-        "kind size records_read records_relevant records_failed first_time last_time status"
+        "kind size records_read records_relevant records_failed first_time last_time status "
+        "channels zoneless_times"
     ),
+    "LogCoverage": _words("role label records events status"),
+    "ClockNote": _words("records method offsets"),
 }
 
 #: NPS System events whose unnamed data are (domain controller, domain) or (domain,).
@@ -1131,6 +1143,19 @@ class _Redactor:
             unknown_codes=unknown,
             command_line=command_line,
             config_findings=config,
+            coverage=self._coverage(analysis.coverage),
+            clocks=[self._replace(clock, KEPT_FIELDS["ClockNote"]) for clock in analysis.clocks],
+        )
+
+    def _coverage(self, coverage: Coverage | None) -> Coverage | None:
+        if coverage is None:
+            return None
+        return dataclasses.replace(
+            coverage,
+            logs=[self._replace(log, KEPT_FIELDS["LogCoverage"]) for log in coverage.logs],
+            other_logs=[
+                (self._s(_TEXT, name), self._s(_TEXT, note)) for name, note in coverage.other_logs
+            ],
         )
 
     def _in_report_order(self, incidents: Sequence[Incident]) -> list[Incident]:
@@ -1156,6 +1181,7 @@ class _Redactor:
             KEPT_FIELDS["Incident"],
             key=self._s(_TEXT, incident.key),
             user=self._opt(_USER, incident.user),
+            person=self._opt(_USER, incident.person),
             findings=[self._finding(finding) for finding in incident.findings],
             diagnosis=self._diagnosis(incident.diagnosis),
         )

@@ -84,7 +84,7 @@ def test_reports_are_written_and_deterministic(
         outputs[round_] = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert outputs["a"] == outputs["b"]
     report = json.loads(outputs["a"]["r.json"])
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["problems"][0]["entry_id"] == "ext.challenge-no-answer"
     html = outputs["a"]["r.html"].decode()
     assert "<script" not in html.lower()
@@ -220,7 +220,7 @@ def test_the_same_export_read_twice_is_counted_once(tmp_path: Path) -> None:
     assert [(i.key, i.outcome, len(i.findings)) for i in twice.incidents] == [
         (i.key, i.outcome, len(i.findings)) for i in once.incidents
     ]
-    notes = [m for s in twice.sources for m in s.messages if "were already read from" in m]
+    notes = [m for s in twice.sources for m in s.messages if "are copies of events read from" in m]
     assert notes
 
 

@@ -386,8 +386,11 @@ def test_an_answered_challenge_is_diagnosed_by_its_answer(catalog) -> None:  # t
         _rejected(20, CID_A, "ada@contoso.com", code="OathCodeIncorrect"),
     ]
     result = diagnose(findings, catalog)
-    # A mistyped code is the user's slip, not a fault: a notice, never "no answer".
+    # A mistyped code is the user's slip, not a fault: no problem, never "no answer"; but
+    # the user did not get in, so it stays a failed attempt.
     assert result.problems == []
-    assert [n.diagnosis.entry_id for n in result.notices if n.diagnosis] == [
-        "ext.oath-code-incorrect"
-    ]
+    assert result.notices == []
+    (attempt,) = result.incidents
+    assert attempt.outcome == "rejected" and attempt.failed
+    assert attempt.diagnosis is not None
+    assert attempt.diagnosis.entry_id == "ext.oath-code-incorrect"

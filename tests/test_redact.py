@@ -25,7 +25,17 @@ from npsdiag.analyze import analyze_paths
 from npsdiag.catalog import load_catalog
 from npsdiag.diagnose import diagnose
 from npsdiag.extract import extract, user_key
-from npsdiag.model import Analysis, Diagnosis, Event, Finding, Incident, Problem, SourceStats
+from npsdiag.model import (
+    Analysis,
+    ClockNote,
+    Diagnosis,
+    Event,
+    Finding,
+    Incident,
+    LogCoverage,
+    Problem,
+    SourceStats,
+)
 from npsdiag.redact import KEPT_FIELDS, detect, redact_analysis
 from npsdiag.report import REPORTS, ReportOptions, guidance_from_entries, render_report
 from npsdiag.synth.scenario import Scenario, load_shipped
@@ -743,7 +753,17 @@ def test_tenant_ids_are_replaced_in_tenant_positions_and_other_guids_kept() -> N
 
 def test_every_model_field_kept_as_is_exists() -> None:
     """KEPT_FIELDS lists real fields, so a rename cannot turn a kept field into a leak."""
-    models = (Analysis, Problem, Incident, Diagnosis, Finding, Event, SourceStats)
+    models = (
+        Analysis,
+        Problem,
+        Incident,
+        Diagnosis,
+        Finding,
+        Event,
+        SourceStats,
+        LogCoverage,
+        ClockNote,
+    )
     classes = {cls.__name__: cls for cls in models}
     assert set(KEPT_FIELDS) == set(classes)
     for name, kept in KEPT_FIELDS.items():

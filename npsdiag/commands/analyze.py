@@ -19,7 +19,8 @@ _EPILOG = (
     "  npsdiag analyze C:\\NPS\\*.evtx\n\n"
     "  npsdiag analyze ./logs/ --html report.html --json report.json\n\n"
     "Exit codes: 0 nothing wrong found, 1 problems found, "
-    "2 nothing could be analysed or usage error."
+    "2 nothing could be analysed or usage error, 3 the inputs hold no sign-in attempt "
+    "(cannot tell: export the logs the report names)."
 )
 
 
@@ -64,12 +65,22 @@ def analyze(
         help="Replace user names, domains, IPs, tenant ids, thumbprints and host names by "
         "stable pseudonyms in every output.",
     ),
+    utc_offset: list[str] = typer.Option(
+        [],
+        "--utc-offset",
+        metavar="[INPUT=]OFFSET",
+        help="The clock of inputs whose times carry no time zone (wevtutil text dumps of the "
+        "server's local time): an offset such as +01:00 or a zone such as Europe/Berlin "
+        "(daylight saving included); INPUT= limits it to inputs whose name matches that "
+        "pattern. Without it the offset is inferred from events also in a UTC export.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the terminal summary."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Diagnose exported NPS and NPS extension logs: problems, incidents, unread files."""
     from npsdiag.analyze import analyze_paths
     from npsdiag.catalog import load_catalog
+    from npsdiag.clock import parse_offset_rule
     from npsdiag.report import (
         DEFAULT_MAX_USER_ATTEMPTS,
         REPORTS,
@@ -80,8 +91,9 @@ def analyze(
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    rules = [parse_offset_rule(value) for value in utc_offset]
     catalog = load_catalog()
-    analysis = analyze_paths(inputs, catalog=catalog, command_line=command_line)
+    analysis = analyze_paths(inputs, catalog=catalog, command_line=command_line, utc_offsets=rules)
     if redact:
         from npsdiag.redact import redact_analysis
 
@@ -105,4 +117,16 @@ def analyze(
             write_report(name, analysis, target, options)
     if not quiet and not to_stdout:
         typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
-    raise typer.Exit(1 if analysis.problems else 0)
+    raise typer.Exit(exit_status(analysis.verdict))
+
+
+def exit_status(verdict: str) -> int:
+    """The exit code of a verdict (``npsdiag.model.Verdict``), documented in docs/cli.md."""
+    from npsdiag.cli import ExitStatus
+    from npsdiag.model import Verdict
+
+    return {
+        Verdict.PROBLEMS: ExitStatus.PROBLEMS,
+        Verdict.HEALTHY: ExitStatus.OK,
+        Verdict.NO_EVIDENCE: ExitStatus.NO_EVIDENCE,
+    }[verdict]
