@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from npsdiag.coverage import compute_coverage
 from npsdiag.model import (
     Analysis,
     Diagnosis,
@@ -685,17 +686,24 @@ def _sources() -> list[SourceStats]:
     )
     for source in (admin, security):
         source.finish()
+    admin.channels = ["AuthZAdminCh"]
+    optional.channels = ["AuthZOptCh"]
+    security.channels = ["Security"]
     return [admin, optional, security, system, trace, notes]
 
 
 def build_analysis() -> Analysis:
     """The fixed analysis every golden file is rendered from."""
     incidents, problems = _incidents()
+    notices = _notices()
+    sources = _sources()
+    findings = [finding for item in (*incidents, *notices) for finding in item.findings]
     return Analysis(
         problems=problems,
         incidents=incidents,
-        notices=_notices(),
-        sources=_sources(),
+        notices=notices,
+        sources=sources,
+        coverage=compute_coverage(sources, findings),
         unknown_codes=["CLIENT_CERT_IDENTIFIER"],
         version="0.1.0",
         command_line=r"npsdiag analyze C:\export --html report.html",

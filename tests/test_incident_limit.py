@@ -449,7 +449,7 @@ def test_html_says_what_it_left_out_and_keeps_true_counts() -> None:
     ]
     assert document.xpath("//h2[@id='incidents-title']")[0].text_content() == "Incidents (55)"
     cards = document.xpath("//section[@id='summary']//li")
-    assert f"{CASE_FAILED} failed of {CASE_INCIDENTS} incidents" in cards[1].text_content()
+    assert f"{CASE_FAILED} failed of {CASE_INCIDENTS} attempts" in cards[1].text_content()
     assert "Show 8 of 16 notices" in page
     assert "16 benign notices" in cards[3].text_content()
     # The rare notice kind is listed although 15 of the other came first.
@@ -587,7 +587,7 @@ def test_markdown_lists_the_same_incidents_and_capped_attempts() -> None:
     assert len([line for line in users.splitlines() if line.startswith("| ")]) == (
         2 + 4 + 1 + 4 + 1 + 3  # header, alice and her note, bob and his, carol
     )
-    assert "**55** incidents" in text
+    assert "**55** attempts" in text
 
 
 # ----------------------------------------------------------------------- other formats

@@ -326,7 +326,9 @@ def test_golden_terminal_shows_what_matters_first() -> None:
     text = golden_path("terminal").read_text(encoding="utf-8")
     assert text.index("Problems (4)") < text.index("Affected users (10)")
     assert text.index("Affected users (10)") < text.index("Incidents (13)")
-    assert text.index("Incidents (13)") < text.index("Not read in full (4)")
+    # Only the two files that lost data; the trace and the unknown file are inventory.
+    assert text.index("Incidents (13)") < text.index("Not read in full (2)")
+    assert "2 more inputs listed, not read on purpose" in text
     assert "and 2 more" in text  # 7 users, 5 shown
     assert "2 benign notices" in text
     assert "C:\\export\\System.evtx" in text
@@ -458,11 +460,23 @@ def test_write_report_names_an_unwritable_path(tmp_path: Path) -> None:
 
 
 def test_empty_analysis_says_so() -> None:
+    # No attempt at all is not "nothing wrong": every format says it cannot tell.
+    assert empty_analysis().verdict == "no-evidence"
     terminal = render("terminal", empty_analysis())
-    assert "No problems found." in terminal and "No incidents." in terminal
-    assert "No failures to plot." in render("html", empty_analysis())
-    assert "No problems found." in render("markdown", empty_analysis())
+    assert "Cannot tell:" in terminal and "No problems found." not in terminal
+    html = render("html", empty_analysis())
+    assert "Cannot tell:" in html and "No failures to plot." in html
+    assert "Cannot tell:" in render("markdown", empty_analysis())
+    assert json.loads(render("json", empty_analysis()))["verdict"] == "no-evidence"
     assert render("csv", empty_analysis()) == ",".join(COLUMNS) + "\n"
+
+
+def test_a_healthy_analysis_says_no_problems() -> None:
+    analysis = people_analysis([person_incident("ok", "ann@contoso.com", 1, "accepted")])
+    assert analysis.verdict == "healthy"
+    assert "No problems found." in render("terminal", analysis)
+    assert "No problems found." in render("html", analysis)
+    assert "No problems found." in render("markdown", analysis)
 
 
 # --------------------------------------------------------------------------- display text
@@ -504,7 +518,7 @@ def test_shorten_says_how_much_is_missing() -> None:
 def test_golden_json_validates_against_the_schema() -> None:
     document = json.loads(golden_path("json").read_text(encoding="utf-8"))
     assert validate_report(document) == []
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["tool"] == {
         "name": "npsdiag",
         "version": "0.1.0",

@@ -32,7 +32,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from npsdiag.clock import offsets_text
+from npsdiag.counts import OUTCOME_ORDER, count_analysis
+from npsdiag.coverage import export_hint, role_label
 from npsdiag.errors import UsageError
+from npsdiag.model import FAILED_OUTCOMES as _FAILED
 from npsdiag.model import (
     Analysis,
     Diagnosis,
@@ -42,6 +46,7 @@ from npsdiag.model import (
     Problem,
     SourceStats,
 )
+from npsdiag.people import person_names
 
 __all__ = [
     "DEFAULT_MAX_EVIDENCE",
@@ -53,6 +58,8 @@ __all__ = [
     "NPS_DECISIONS",
     "TIME_FORMAT",
     "AttemptView",
+    "ClockView",
+    "CoverageView",
     "DiagnosisView",
     "EventView",
     "FindingView",
@@ -83,10 +90,9 @@ __all__ = [
 #: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
-#: Outcomes that count as a failed authentication (timeline, summary, affected users). The
-#: same set as the diagnosis: "unknown" is an attempt that ended on a message nobody
-#: recognised, which is not a success either.
-FAILED_OUTCOMES = ("rejected", "error", "no-answer", "discarded", "unknown")
+#: Outcomes that count as a failed authentication (timeline, summary, affected users), in
+#: display order: :data:`npsdiag.model.FAILED_OUTCOMES`, the one definition (docs/reports.md).
+FAILED_OUTCOMES = tuple(outcome for outcome in OUTCOME_ORDER if outcome in _FAILED)
 
 #: Evidence events the HTML report shows per incident unless told otherwise (``--evidence``).
 DEFAULT_MAX_EVIDENCE = 10
@@ -109,18 +115,6 @@ NPS_DECISIONS: Mapping[str, tuple[int, str]] = {
     FindingKind.NPS_DENIED: (6273, "denied"),
     FindingKind.NPS_DISCARDED: (6274, "discarded"),
 }
-
-# Summary order of outcomes: failures first, worst first; other outcomes follow by name.
-_OUTCOME_ORDER = (
-    "rejected",
-    "error",
-    "no-answer",
-    "discarded",
-    "unknown",
-    "ignored",
-    "accepted",
-    "notice",
-)
 
 _TOOL_NAME = "npsdiag"
 
@@ -563,6 +557,8 @@ class ProblemView:
     steps: tuple[str, ...]
     collect: tuple[str, ...]
     references: tuple[str, ...]
+    #: ``(role, label, export command)`` of each log whose absence weakens this conclusion.
+    missing: tuple[tuple[str, str, str], ...] = ()
 
     def users_preview(self, limit: int) -> tuple[tuple[str, ...], int]:
         """The first ``limit`` users and how many are left out."""
@@ -607,10 +603,26 @@ class SourceView:
         """True when the input was read completely without a record error."""
         return self.status == "ok" and self.records_failed == 0
 
+    @property
+    def lost(self) -> bool:
+        """Data of this input was lost: unreadable, or some records failed."""
+        return self.status in ("partial", "unreadable") or self.records_failed > 0
+
+    @property
+    def listed(self) -> bool:
+        """Inventory: not read on purpose (bundle container, trace, copy, other file)."""
+        return self.status in ("skipped", "listed") and not self.records_failed
+
 
 @dataclass(frozen=True, slots=True)
 class SummaryView:
-    """Counts and the data's time span."""
+    """Counts and the data's time span, as ``npsdiag.counts`` defines them.
+
+    ``incidents`` counts attempts, ``failed_incidents`` the failed ones; ``users`` the
+    persons with an attempt, ``affected_users`` those with a failed one;
+    ``sources_not_fully_read`` the inputs whose data was lost (partial or unreadable),
+    ``sources_listed`` the inventory (containers, traces, copies, other files).
+    """
 
     problems: int
     incidents: int
@@ -623,6 +635,49 @@ class SummaryView:
     sources: int
     sources_not_fully_read: int
     unknown_codes: int
+    affected_users: int = 0
+    sources_listed: int = 0
+    verdict: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageView:
+    """One log npsdiag uses: given or not, and what that means."""
+
+    role: str
+    label: str
+    status: str
+    files: tuple[str, ...]
+    records: int
+    events: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClockView:
+    """How one input without a time zone was lined up with UTC."""
+
+    source: str
+    records: int
+    method: str
+    offsets: str
+    evidence: str
+    #: ``(from, seconds)``: from that UTC time on (None: from the start) the input's clock
+    #: was this many seconds ahead of UTC.
+    offset_list: tuple[tuple[str | None, int], ...] = ()
+
+    @property
+    def sentence(self) -> str:
+        """One line for the report."""
+        if self.method == "unknown":
+            return (
+                f"{self.source}: its {self.records:,} times carry no time zone; the offset "
+                f"could not be found: {self.evidence}"
+            )
+        return (
+            f"{self.source}: {self.records:,} times without a time zone, read as {self.offsets} "
+            f"({self.evidence})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -641,11 +696,38 @@ class ReportView:
     unknown_codes: tuple[str, ...]
     config_findings: tuple[tuple[tuple[str, str], ...], ...]
     users: tuple[UserView, ...] = ()
+    #: Every log npsdiag uses, given or not (empty for an analysis built by hand).
+    coverage: tuple[CoverageView, ...] = ()
+    #: ``(input, what it holds)`` for logs read that hold nothing npsdiag uses.
+    other_logs: tuple[tuple[str, str], ...] = ()
+    #: How inputs without a time zone were lined up with UTC.
+    clocks: tuple[ClockView, ...] = ()
 
     @property
     def unread_sources(self) -> tuple[SourceView, ...]:
-        """Sources that were not read completely (partial, unreadable, skipped, listed)."""
-        return tuple(source for source in self.sources if not source.fully_read)
+        """Inputs whose data was lost: unreadable, or some of their records failed."""
+        return tuple(source for source in self.sources if source.lost)
+
+    @property
+    def listed_sources(self) -> tuple[SourceView, ...]:
+        """Inventory: inputs not read on purpose (containers, traces, copies, other files)."""
+        return tuple(source for source in self.sources if source.listed)
+
+    @property
+    def missing_logs(self) -> tuple[CoverageView, ...]:
+        """Logs npsdiag uses that were not given or could not be read."""
+        return tuple(log for log in self.coverage if log.status in ("missing", "unreadable"))
+
+    @property
+    def times_note(self) -> str | None:
+        """What the times mean when an input's clock could not be lined up with UTC."""
+        unknown = [clock.source for clock in self.clocks if clock.method == "unknown"]
+        if not unknown:
+            return None
+        return (
+            f"times of {', '.join(unknown)} are the server's local clock (no time zone, offset "
+            "unknown); give it with --utc-offset"
+        )
 
     @property
     def incidents_note(self) -> str | None:
@@ -868,48 +950,6 @@ def attempts_shown(attempts: Sequence[Incident], limit: int) -> list[int]:
     return sorted(chosen)
 
 
-def _people(incidents: Sequence[Incident]) -> list[list[Incident]]:
-    """Group incidents by person, each group in the given order, groups by first incident.
-
-    Two incidents are the same person when any finding of one shares an identity key
-    (``Finding.identity_keys``: the UPN, ``DOMAIN\\user`` and bare forms normalise alike)
-    with a finding of the other, or when they name the user in exactly the same way;
-    sharing is transitive. Incidents with neither a user nor a key belong to no one.
-    """
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def root(node: tuple[str, str]) -> tuple[str, str]:
-        top = node
-        while parent[top] != top:
-            top = parent[top]
-        while parent[node] != top:  # path compression keeps thousands of users fast
-            parent[node], node = top, parent[node]
-        return top
-
-    tagged: list[tuple[Incident, tuple[str, str]]] = []
-    for incident in incidents:
-        nodes = [("key", key) for finding in incident.findings for key in finding.identity_keys]
-        if incident.user:
-            nodes.append(("name", incident.user))
-        nodes = [node for node in nodes if node[1]]
-        if not nodes:
-            continue
-        for node in nodes:
-            parent.setdefault(node, node)
-        first = root(nodes[0])
-        for node in nodes[1:]:
-            other = root(node)
-            if other != first:
-                # The smaller node becomes the root, so grouping does not depend on order.
-                first, other = min(first, other), max(first, other)
-                parent[other] = first
-        tagged.append((incident, nodes[0]))
-    groups: dict[tuple[str, str], list[Incident]] = {}
-    for incident, node in tagged:
-        groups.setdefault(root(node), []).append(incident)
-    return list(groups.values())
-
-
 def build_view(
     analysis: Analysis,
     options: ReportOptions,
@@ -997,6 +1037,12 @@ class _ViewBuilder:
         self._incident_anchors = {
             id(self._incidents[index]): f"incident-{index + 1}" for index in self._shown_incidents
         }
+        # The one person of every attempt (npsdiag.people): users are counted and named
+        # the same way in the summary, in every problem and in the affected users.
+        self._persons = person_names(self._incidents)
+        self._by_key: dict[str, list[Incident]] = {}
+        for incident in self._incidents:
+            self._by_key.setdefault(incident.key, []).append(incident)
         self._problem_refs: dict[str, list[ProblemRef]] = {}
         for rank, problem in enumerate(analysis.problems, start=1):
             reference = ProblemRef(rank, f"problem-{rank}", text(problem.title))
@@ -1043,58 +1089,83 @@ class _ViewBuilder:
             unknown_codes=unknown_codes,
             config_findings=config_findings,
             users=self._users(),
+            coverage=self._coverage(),
+            other_logs=tuple(
+                (text(name), text(note))
+                for name, note in (analysis.coverage.other_logs if analysis.coverage else ())
+            ),
+            clocks=tuple(
+                ClockView(
+                    source=text(clock.source),
+                    records=clock.records,
+                    method=clock.method,
+                    offsets=offsets_text(clock),
+                    evidence=text(clock.evidence),
+                    offset_list=tuple(
+                        (format_time(start), int(offset.total_seconds()))
+                        for start, offset in clock.offsets
+                    ),
+                )
+                for clock in analysis.clocks
+            ),
+        )
+
+    def _coverage(self) -> tuple[CoverageView, ...]:
+        coverage = self._analysis.coverage
+        if coverage is None:
+            return ()
+        text = self._text
+        return tuple(
+            CoverageView(
+                role=log.role,
+                label=text(log.label),
+                status=log.status,
+                files=tuple(text(name) for name in log.files),
+                records=log.records,
+                events=log.events,
+                note=text(log.note),
+            )
+            for log in coverage.logs
         )
 
     def _summary(self, sources: Sequence[SourceView], unknown_codes: Sequence[str]) -> SummaryView:
-        analysis = self._analysis
-        users = {incident.user for incident in analysis.incidents if incident.user}
-        for problem in analysis.problems:
-            users.update(user for user in problem.users if user)
-        # Counted over every incident, listed or not: the summary is always the whole case.
-        outcome_counts: dict[str, int] = {}
-        for incident in analysis.incidents:
-            outcome = self._text(incident.outcome)
-            outcome_counts[outcome] = outcome_counts.get(outcome, 0) + 1
-        rank = {outcome: index for index, outcome in enumerate(_OUTCOME_ORDER)}
-        outcomes = tuple(
-            sorted(
-                outcome_counts.items(),
-                key=lambda item: (rank.get(item[0], len(rank)), item[0]),
-            )
-        )
-        starts: list[datetime] = [
-            _utc(item.start) for item in (*analysis.incidents, *analysis.notices)
-        ]
-        ends: list[datetime] = [_utc(item.end) for item in (*analysis.incidents, *analysis.notices)]
-        for source in analysis.sources:
-            if source.first_time is not None:
-                starts.append(_utc(source.first_time))
-            if source.last_time is not None:
-                ends.append(_utc(source.last_time))
+        counts = count_analysis(self._analysis)
+        text = self._text
         return SummaryView(
-            problems=len(analysis.problems),
-            incidents=len(analysis.incidents),
-            failed_incidents=sum(
-                1 for incident in analysis.incidents if incident.outcome in FAILED_OUTCOMES
-            ),
-            notices=len(analysis.notices),
-            users=len(users),
-            outcomes=outcomes,
-            start=format_time(min(starts)) if starts else None,
-            end=format_time(max(ends)) if ends else None,
+            problems=counts.problems,
+            incidents=counts.attempts,
+            failed_incidents=counts.failed_attempts,
+            notices=counts.notices,
+            users=counts.users,
+            outcomes=tuple((text(outcome), number) for outcome, number in counts.outcomes),
+            start=format_time(counts.start),
+            end=format_time(counts.end),
             sources=len(sources),
-            sources_not_fully_read=sum(1 for source in sources if not source.fully_read),
+            sources_not_fully_read=counts.files_lost,
             unknown_codes=len(unknown_codes),
+            affected_users=counts.affected_users,
+            sources_listed=counts.files_listed,
+            verdict=self._analysis.verdict,
         )
 
     def _users(self) -> tuple[UserView, ...]:
         text = self._text
         people: list[tuple[tuple[int, str, str, tuple[str, ...], str], UserView]] = []
-        for group in _people(self._incidents):
+        groups: dict[str, list[Incident]] = {}
+        for incident in self._incidents:
+            name_of = self._persons.get(id(incident))
+            if name_of is not None:
+                groups.setdefault(name_of, []).append(incident)
+        for person, group in groups.items():
             failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
             if not failed:
                 continue
-            names = list(dict.fromkeys(text(incident.user) for incident in group if incident.user))
+            # The person's own name first, then the other forms the logs used.
+            names = list(
+                dict.fromkeys(
+                    [text(person)] + [text(incident.user) for incident in group if incident.user]
+                )
+            )
             keys = tuple(
                 sorted(
                     {
@@ -1155,6 +1226,23 @@ class _ViewBuilder:
             nps_decision=decision_view,
         )
 
+    def _problem_users(self, problem: Problem, keys: Sequence[str]) -> list[str]:
+        """The persons whose failed attempts the problem explains, sorted by name.
+
+        Taken from the problem's incidents, so that a problem can never name someone who did
+        not fail, or name a person otherwise than the rest of the report; a problem without
+        incidents of the analysis (raised over many events) keeps its own list.
+        """
+        members = [incident for key in keys for incident in self._by_key.get(key, ())]
+        if not members:
+            return list(problem.users)
+        persons = {
+            self._persons[id(incident)]
+            for incident in members
+            if incident.outcome in FAILED_OUTCOMES and id(incident) in self._persons
+        }
+        return sorted(persons, key=lambda name: (name.lower(), name))
+
     def _problem(self, rank: int, problem: Problem) -> ProblemView:
         text = self._text
         guidance = self._options.guidance.get(problem.entry_id, Guidance())
@@ -1179,7 +1267,7 @@ class _ViewBuilder:
             scope=text(problem.scope),
             because=text(problem.because),
             cause=text(guidance.cause.strip()) if guidance.cause.strip() else None,
-            users=tuple(text(user) for user in problem.users),
+            users=tuple(text(user) for user in self._problem_users(problem, keys)),
             incident_keys=tuple(text(key) for key in keys),
             incidents=references,
             start=format_time(problem.start) or "",
@@ -1187,6 +1275,7 @@ class _ViewBuilder:
             steps=tuple(text(step) for step in guidance.steps),
             collect=tuple(text(item) for item in guidance.collect),
             references=tuple(text(link) for link in guidance.references),
+            missing=tuple((role, role_label(role), export_hint(role)) for role in problem.missing),
         )
 
     def _incident(self, anchor: str, incident: Incident) -> IncidentView:

@@ -8,11 +8,15 @@ text is kept verbatim except lone surrogates, which become U+FFFD.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
+from npsdiag.clock import format_offset
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
     AttemptView,
+    ClockView,
+    CoverageView,
     DiagnosisView,
     FindingView,
     IncidentView,
@@ -27,8 +31,10 @@ from npsdiag.report._view import (
 __all__ = ["SCHEMA_VERSION", "render", "to_document"]
 
 #: Bumped on any change that removes or renames a key or changes a value's meaning; adding
-#: a key (as ``users`` was added) does not bump it.
-SCHEMA_VERSION = 1
+#: a key (as ``users`` was added) does not bump it. Version 2: counts follow
+#: ``npsdiag.counts`` (``summary.users`` counts persons with an attempt,
+#: ``sources_not_fully_read`` only inputs whose data was lost), outcome ``timed-out``.
+SCHEMA_VERSION = 2
 
 JsonObject = dict[str, Any]
 
@@ -117,6 +123,10 @@ def _problem(problem: ProblemView) -> JsonObject:
         "steps": list(problem.steps),
         "collect": list(problem.collect),
         "references": list(problem.references),
+        "missing_logs": [
+            {"role": role, "label": label, "export": export}
+            for role, label, export in problem.missing
+        ],
     }
 
 
@@ -164,6 +174,35 @@ def _source(source: SourceView) -> JsonObject:
     }
 
 
+def _coverage(log: CoverageView) -> JsonObject:
+    return {
+        "role": log.role,
+        "label": log.label,
+        "status": log.status,
+        "files": list(log.files),
+        "records": log.records,
+        "events": log.events,
+        "note": log.note,
+    }
+
+
+def _clock(clock: ClockView) -> JsonObject:
+    return {
+        "source": clock.source,
+        "records": clock.records,
+        "method": clock.method,
+        "offsets": [
+            {
+                "from": start,
+                "seconds": seconds,
+                "utc_offset": format_offset(timedelta(seconds=seconds)),
+            }
+            for start, seconds in clock.offset_list
+        ],
+        "evidence": clock.evidence,
+    }
+
+
 def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
     """The JSON document of ``analysis`` as Python data (what :func:`render` serialises)."""
     view = build_view(analysis, options, json_text)
@@ -176,18 +215,26 @@ def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
             "command_line": view.command_line,
         },
         "servers": list(view.servers),
+        "verdict": summary.verdict,
         "summary": {
             "problems": summary.problems,
             "incidents": summary.incidents,
             "failed_incidents": summary.failed_incidents,
             "notices": summary.notices,
             "users": summary.users,
+            "affected_users": summary.affected_users,
             "outcomes": dict(summary.outcomes),
             "time_span": {"start": summary.start, "end": summary.end},
             "sources": summary.sources,
             "sources_not_fully_read": summary.sources_not_fully_read,
+            "sources_listed": summary.sources_listed,
             "unknown_codes": summary.unknown_codes,
         },
+        "coverage": {
+            "logs": [_coverage(log) for log in view.coverage],
+            "other_logs": [{"name": name, "note": note} for name, note in view.other_logs],
+        },
+        "clocks": [_clock(clock) for clock in view.clocks],
         "problems": [_problem(problem) for problem in view.problems],
         "incidents": [_incident(incident) for incident in view.incidents],
         "notices": [_incident(notice) for notice in view.notices],

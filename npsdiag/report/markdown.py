@@ -89,20 +89,61 @@ def _users(problem: ProblemView, limit: int) -> str:
 def _summary(view: ReportView) -> list[str]:
     summary = view.summary
     outcomes = ", ".join(f"{count} {escape_inline(outcome)}" for outcome, count in summary.outcomes)
-    incidents = f"**{summary.incidents}** incidents" + (f" ({outcomes})" if outcomes else "")
+    attempts = f"**{summary.incidents}** attempts" + (f" ({outcomes})" if outcomes else "")
     lines = [
         "## Summary",
         "",
-        f"- **{summary.problems}** problems, {incidents}, **{summary.users}** users",
+        f"- **{summary.problems}** problems, {attempts}, **{summary.users}** users "
+        f"({summary.affected_users} with a failed attempt)",
     ]
     if summary.start and summary.end:
-        lines.append(f"- Data from {summary.start} to {summary.end} (UTC)")
+        note = view.times_note
+        zone = "UTC" if note is None else f"UTC, except: {escape_inline(note)}"
+        lines.append(f"- Data from {summary.start} to {summary.end} ({zone})")
+    lines += [f"- Clock: {escape_inline(clock.sentence)}" for clock in view.clocks]
     lines.append(f"- {_plural(summary.notices, 'benign notice')}")
+    read = summary.sources - summary.sources_listed
     lines.append(
-        f"- {summary.sources} input files, {summary.sources_not_fully_read} not fully read"
+        f"- {_plural(read, 'input')} read, {summary.sources_not_fully_read} not fully read; "
+        f"{summary.sources_listed} more listed, not read on purpose (bundle containers, "
+        "traces, copies, other files)"
     )
     if summary.unknown_codes:
         lines.append(f"- {_plural(summary.unknown_codes, 'unknown code')}")
+    return lines
+
+
+def _no_evidence(view: ReportView) -> list[str]:
+    if any(log.events for log in view.coverage):
+        what = "the inputs hold no sign-in attempt, only notices."
+    else:
+        what = "the inputs hold no NPS or NPS extension event at all."
+    lines = [f"**Cannot tell:** {what}", ""]
+    missing = view.missing_logs
+    if missing:
+        lines += ["Export these logs on the NPS server and run npsdiag on them:", ""]
+        lines += [f"- {escape_inline(log.label)}: {escape_inline(log.note)}" for log in missing]
+        lines.append("")
+    return lines
+
+
+def _coverage(view: ReportView, options: ReportOptions) -> list[str]:
+    if not view.coverage and not view.other_logs:
+        return []
+    lines = [
+        "## Logs given",
+        "",
+        "| Log | Status | Events used | Files | Note |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    limit = options.max_cell_text * 3
+    for log in view.coverage:
+        cells = [log.label, log.status, str(log.events), ", ".join(log.files), log.note]
+        lines.append("| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |")
+    for name, note in view.other_logs:
+        cells = ["(not used)", "other", "0", name, note]
+        lines.append("| " + " | ".join(escape_cell(cell, limit) for cell in cells) + " |")
+    lines.append("")
     return lines
 
 
@@ -141,7 +182,12 @@ def _problem(problem: ProblemView, view: ReportView, options: ReportOptions) -> 
     ]
     if problem.cause:
         lines.append(f"- Cause: {escape_inline(problem.cause)}")
-    lines += [f"- Why: {escape_inline(problem.because)}", ""]
+    lines.append(f"- Why: {escape_inline(problem.because)}")
+    lines += [
+        f"- Not given: {escape_inline(label)}; export it with {code_span(export)}"
+        for _role, label, export in problem.missing
+    ]
+    lines.append("")
     if problem.steps:
         lines += ["Next steps:", ""]
         lines += [
@@ -295,7 +341,9 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         f"## Problems ({len(view.problems)})",
         "",
     ]
-    if not view.problems:
+    if view.summary.verdict == "no-evidence":
+        lines += _no_evidence(view)
+    elif not view.problems:
         lines += ["No problems found.", ""]
     for problem in view.problems:
         lines += _problem(problem, view, options)
@@ -305,6 +353,7 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
             more = len(problem.incidents) - len(shown)
             suffix = f" and {more} more" if more else ""
             lines += [f"Incidents: {listed}{suffix}", ""]
+    lines += _coverage(view, options)
     lines += _affected_users(view, options)
     lines += _incidents(view, options)
     lines += _unread(view, options)

@@ -48,6 +48,7 @@ _OUTCOME_STYLES = {
     "rejected": "red",
     "error": "red",
     "no-answer": "yellow",
+    "timed-out": "red",
     "discarded": "yellow",
     "accepted": "green",
 }
@@ -82,18 +83,73 @@ def _header(view: ReportView) -> RenderableType:
     counts = Text()
     counts.append(_plural(summary.problems, "problem"), style="bold")
     counts.append(", ")
-    counts.append(_plural(summary.incidents, "incident"), style="bold")
+    counts.append(_plural(summary.incidents, "attempt"), style="bold")
     if summary.outcomes:
         counts.append(" (" + ", ".join(f"{n} {name}" for name, n in summary.outcomes) + ")")
     counts.append(", ")
     counts.append(_plural(summary.users, "user"), style="bold")
+    counts.append(f" ({summary.affected_users} with a failed attempt)")
     lines: list[RenderableType] = [headline, counts]
     if summary.start and summary.end:
-        lines.append(Text(f"Data from {_seconds(summary.start)} to {_seconds(summary.end)} (UTC)"))
+        zone = "UTC" if view.times_note is None else f"UTC, except: {view.times_note}"
+        lines.append(
+            Text(f"Data from {_seconds(summary.start)} to {_seconds(summary.end)} ({zone})")
+        )
+    for clock in view.clocks:
+        if clock.method != "unknown":
+            lines.append(Text(f"Clock: {clock.sentence}", style="dim"))
     if view.servers:
         lines.append(Text(f"Server: {', '.join(view.servers)}"))
     lines.append(Text(f"Command: {shorten(view.command_line, 300)}", style="dim"))
     return Group(*lines)
+
+
+def _no_evidence(view: ReportView) -> list[RenderableType]:
+    """What to say instead of "no problems" when the inputs hold no sign-in attempt."""
+    text = Text("Cannot tell: ", style="bold yellow")
+    if any(log.events for log in view.coverage):
+        text.append("the inputs hold no sign-in attempt, only notices.")
+    else:
+        text.append("the inputs hold no NPS or NPS extension event at all.")
+    parts: list[RenderableType] = [text]
+    missing = view.missing_logs
+    if missing:
+        parts.append(Text("Export these logs on the NPS server and run npsdiag on them:"))
+        for log in missing:
+            export = log.note.rpartition("Export it: ")[2] if "Export it: " in log.note else ""
+            line = Text(f"  {log.label}")
+            if export:
+                line.append(f": {export}", style="bold")
+            parts.append(line)
+    return parts
+
+
+def _coverage(view: ReportView) -> list[RenderableType]:
+    """One row per log npsdiag uses: given (and how much) or missing (and how to export).
+
+    When nothing could be told, the missing logs were just listed with their export
+    commands; they are not repeated.
+    """
+    logs = view.coverage
+    if view.summary.verdict == "no-evidence":
+        logs = tuple(log for log in logs if log not in view.missing_logs)
+    if not logs and not view.other_logs:
+        return []
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for log in logs:
+        if log.status == "read":
+            detail = Text(f"{log.label}: {log.events:,} events used")
+            if log.role == "security" and not log.events:
+                detail.append(f"; {log.note}", style="yellow")
+            grid.add_row(Text("given", style="green"), detail)
+        else:
+            style = "yellow" if log.status == "empty" else "red"
+            grid.add_row(Text(log.status, style=style), Text(f"{log.label}: {log.note}"))
+    for name, note in view.other_logs:
+        grid.add_row(Text("other", style="dim"), Text(f"{shorten(name, 120)}: {note}"))
+    return [Text(""), Rule("Logs given", align="left"), Padding(grid, (0, 0, 0, 2))]
 
 
 def _problem(problem: ProblemView, options: ReportOptions) -> RenderableType:
@@ -113,6 +169,10 @@ def _problem(problem: ProblemView, options: ReportOptions) -> RenderableType:
     details.add_row("Users", Text(f"({len(problem.users)}) {users}"))
     details.add_row("When", Text(_span(problem.start, problem.end)))
     details.add_row("Why", Text(problem.because))
+    for _role, label, export in problem.missing:
+        missing = Text(f"{label}: ", style="yellow")
+        missing.append(export)
+        details.add_row("Not given", missing)
     if problem.steps:
         details.add_row("Next step", Text(problem.steps[0]))
         if len(problem.steps) > 1:
@@ -269,8 +329,16 @@ def _unread(view: ReportView) -> list[RenderableType]:
         Text(""),
         Rule(f"Not read in full ({len(unread)})", align="left"),
     ]
+    listed = view.listed_sources
+    inventory = (
+        f" ({_plural(len(listed), 'more input')} listed, not read on purpose: bundle containers, "
+        "traces, copies, other files)"
+        if listed
+        else ""
+    )
     if not unread:
-        parts.append(Text(f"All {_plural(len(view.sources), 'input')} read completely."))
+        read = len(view.sources) - len(listed)
+        parts.append(Text(f"All {_plural(read, 'input')} read completely{inventory}."))
         return parts
     for source in unread:
         detail = Text(f"{source.status} ({source.kind})", style="yellow")
@@ -282,6 +350,8 @@ def _unread(view: ReportView) -> list[RenderableType]:
                 detail.append(f" (and {more} more)", style="dim")
         parts.append(Text(shorten(source.name, 200), overflow="fold"))
         parts.append(Padding(detail, (0, 0, 0, 3)))
+    if inventory:
+        parts.append(Text(inventory.strip(" ()").capitalize() + ".", style="dim"))
     return parts
 
 
@@ -324,14 +394,18 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         Text(""),
         Rule(f"Problems ({len(view.problems)})", align="left"),
     ]
-    if not view.problems:
+    if view.summary.verdict == "no-evidence":
+        parts += _no_evidence(view)
+    elif not view.problems:
         parts.append(Text("No problems found."))
     for problem in view.problems:
         parts.append(_problem(problem, options))
-    parts.append(Text(""))
-    parts += _users(view, options)
-    parts.append(Text(""))
-    parts += _incidents(view, options)
+    parts += _coverage(view)
+    if view.summary.incidents:
+        parts.append(Text(""))
+        parts += _users(view, options)
+        parts.append(Text(""))
+        parts += _incidents(view, options)
     parts += _notices(view)
     parts += _unread(view)
     parts += _extras(view)
