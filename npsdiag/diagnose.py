@@ -31,6 +31,7 @@ from npsdiag.model import (
 from npsdiag.people import assign_people
 
 __all__ = [
+    "NO_CID_DUPLICATE",
     "NO_CID_GAP",
     "NPS_JOIN_WINDOW",
     "SESSION_LIFETIME",
@@ -45,8 +46,15 @@ SESSION_LIFETIME = timedelta(minutes=3)
 #: NPS writes 6272/6273/6274 within seconds of the extension's decision; logs from
 #: different machines or exports can be skewed, so allow some slack.
 NPS_JOIN_WINDOW = timedelta(seconds=120)
-#: Extension events without a CID that belong to one attempt are this close together.
+#: NPS or System events of one request without an extension attempt to join are this close
+#: together (the client resends while it waits).
 NO_CID_GAP = timedelta(seconds=60)
+#: An extension event without a CID is its own attempt, unless it repeats the previous one of
+#: the same user and kind within this time (the same request logged twice).
+NO_CID_DUPLICATE = timedelta(seconds=1)
+#: Attempts longer than this are kept apart in the time index, so that one long attempt (a
+#: CID reused for hours) does not widen every look-up window.
+_LONG_ATTEMPT = 600.0
 
 #: Which way an incident went, decided from the strongest evidence it holds.
 _OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
@@ -230,13 +238,15 @@ def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Grou
             name = matches[0].entry.id if matches else "+".join(finding.codes) or "notice"
             by_notice.setdefault(name, _Group(f"notice:{name}")).add(finding)
             continue
-        # No CID (e.g. the "ignoring request" texts, or a CID obfuscated as <>): one attempt
-        # is the run of same-kind events of one user with small gaps between them.
+        # No CID (e.g. the "ignoring request" texts, or a CID obfuscated as <>): each such
+        # event answers one request, so it is one attempt; only the same message logged
+        # twice for one request (within a second) joins it. A run of events with small gaps
+        # is not one attempt: a user who keeps failing would become one incident lasting hours.
         who = finding.user_key or "?"
         slot = (who, finding.kind)
         group = open_loose.get(slot)
         when = finding.event.time.timestamp()
-        if group is None or when - group.end > NO_CID_GAP.total_seconds():
+        if group is None or when - group.end > NO_CID_DUPLICATE.total_seconds():
             stamp = finding.event.time.strftime("%Y%m%dT%H%M%S")
             group = _Group(f"user:{who}:{finding.kind}:{stamp}")
             open_loose[slot] = group
@@ -250,11 +260,19 @@ _AMBIGUOUS = _Group("ambiguous")
 
 
 class _TimeIndex:
-    """Groups of one identity sorted by start time, for window look-ups in O(log n)."""
+    """Groups of one identity sorted by start time, for window look-ups in O(log n).
+
+    The spans are those of the groups when the index is frozen (the attempts' own
+    extension evidence); NPS evidence joined later does not move an attempt. Groups longer
+    than :data:`_LONG_ATTEMPT` are kept in a list of their own that every look-up scans, so
+    that a look-up only needs to reach back by the longest short group.
+    """
 
     def __init__(self) -> None:
         self.groups: list[_Group] = []
         self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.long: list[tuple[float, float, _Group]] = []
         self.longest = 0.0
 
     def add(self, group: _Group) -> None:
@@ -262,13 +280,54 @@ class _TimeIndex:
 
     def freeze(self) -> None:
         self.groups.sort(key=lambda g: (g.start, g.key))
+        self.long = [(g.start, g.end, g) for g in self.groups if g.end - g.start > _LONG_ATTEMPT]
+        if self.long:
+            self.groups = [g for g in self.groups if g.end - g.start <= _LONG_ATTEMPT]
         self.starts = [g.start for g in self.groups]
+        self.ends = [g.end for g in self.groups]
         self.longest = max((g.end - g.start for g in self.groups), default=0.0)
 
     def starting_between(self, low: float, high: float) -> list[_Group]:
+        """Groups whose start is in [low, high], in start order."""
         first = bisect_left(self.starts, low)
         last = bisect_right(self.starts, high)
-        return self.groups[first:last]
+        found = self.groups[first:last]
+        if self.long:
+            found += [g for start, _end, g in self.long if low <= start <= high]
+            found.sort(key=lambda g: (g.start, g.key))
+        return found
+
+    def nearest(self, when: float, window: float, margin: float) -> list[tuple[float, _Group]]:
+        """``(distance, group)`` of the groups nearest to ``when``: those within ``window``
+        and within ``margin`` of the nearest one (distance 0 inside a group's span).
+
+        Scans outwards from ``when`` and stops as soon as no further group can be closer
+        than the limit, so a user with thousands of attempts costs a few comparisons.
+        """
+        starts, ends, groups = self.starts, self.ends, self.groups
+        found: list[tuple[float, _Group]] = []
+        limit = window
+        position = bisect_left(starts, when)
+        for index in range(position, len(starts)):
+            distance = starts[index] - when
+            if distance > limit:
+                break
+            found.append((distance, groups[index]))
+            limit = min(limit, distance + margin)
+        reach = self.longest
+        for index in range(position - 1, -1, -1):
+            if when - starts[index] - reach > limit:
+                break
+            distance = max(0.0, when - ends[index])
+            if distance <= limit:
+                found.append((distance, groups[index]))
+                limit = min(limit, distance + margin)
+        for start, end, group in self.long:
+            distance = max(0.0, start - when, when - end)
+            if distance <= limit:
+                found.append((distance, group))
+                limit = min(limit, distance + margin)
+        return [(distance, group) for distance, group in found if distance <= limit]
 
 
 def _resolve_challenges(groups: list[_Group]) -> list[_Group]:
@@ -386,20 +445,19 @@ def _nearest_attempt(
         index = attempts.get(key)
         if index is None:
             continue
-        # Spans were fixed when the index was frozen; joined NPS events only widen them
-        # within the window, which the lower bound allows for.
-        low = when - window - index.longest - window
-        for group in index.starting_between(low, when + window):
-            distance = max(0.0, group.start - when, when - group.end)
-            if distance <= window:
-                candidates[group.key] = (distance, group)
+        for distance, group in index.nearest(when, window, _AMBIGUITY):
+            candidates[group.key] = (distance, group)
     if not candidates:
         return None
     ranked = sorted(candidates.items(), key=lambda item: (item[1][0], item[0]))
     # Ambiguous: a second attempt almost as close. Leave the event alone, never force it.
-    if len(ranked) > 1 and ranked[1][1][0] - ranked[0][1][0] <= 1.0:
+    if len(ranked) > 1 and ranked[1][1][0] - ranked[0][1][0] <= _AMBIGUITY:
         return _AMBIGUOUS
     return ranked[0][1][1]
+
+
+#: Two attempts whose distances to an NPS event differ by no more than this are equally close.
+_AMBIGUITY = 1.0
 
 
 def _outcome(findings: Sequence[Finding]) -> str:
