@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
-from npsdiag.configlint import check_configuration
 from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
+from npsdiag.factcheck import configuration_findings
+from npsdiag.facts import read_host_facts
 from npsdiag.model import Analysis, Event, Finding, SourceKind, SourceStats
 from npsdiag.sources import Discovery, Source, discover, read_events
 from npsdiag.sources.bundle import source_bytes
@@ -59,12 +60,15 @@ def analyze_paths(
     try:
         _read_all(discovery.sources, accounts, findings, seen, on_source)
         dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
+        # What `npsdiag collect` gathers besides logs (certificates, auditing, version,
+        # manifest): read and accounted for in npsdiag.facts, checked with the registry.
+        facts = read_host_facts(discovery.host_facts, accounts)
         accounts.sort(key=lambda s: (s.name.lower(), s.name))
         if not any(s.status in _READ_STATUSES for s in accounts):
             raise NothingToAnalyseError(_nothing_message(inputs, accounts))
-        config_findings: list[Mapping[str, str]] = [
-            finding.as_dict() for finding in check_configuration(dumps, catalog)
-        ]
+        config_findings: list[Mapping[str, str]] = list(
+            configuration_findings(dumps, facts, catalog)
+        )
         exported = _security_exported(accounts, findings)
         result = diagnose(findings, catalog, security_exported=exported)
         link_configuration(result.problems, config_findings, catalog)
