@@ -22,6 +22,7 @@ class ExitStatus(IntEnum):
     OK = 0  # analysed, nothing wrong found
     PROBLEMS = 1  # analysed, problems found (or: catalog check found errors)
     USAGE = 2  # usage or input error: nothing could be analysed
+    INCOMPLETE = 3  # collect: bundle written, but some item could not be collected
     INTERRUPTED = 130
 
 
