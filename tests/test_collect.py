@@ -612,3 +612,15 @@ def test_on_windows_the_programs_come_from_the_system_folder(tmp_path: Path) -> 
     )
     with pytest.raises(CollectError, match="runs on the Windows NPS server, and this is darwin"):
         Toolbox.for_this_machine({}, "darwin")
+
+
+def test_a_redacted_report_of_the_bundle_hides_thumbprint_tenant_and_server(
+    collection: Collection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert collection.run(capsys, "--no-analyze")[0] == 0
+    code, out, _ = run(capsys, "analyze", str(collection.bundle), "--redact", "--json", "-")
+    assert code == 1
+    for secret in (THUMB, TENANT, COMPUTER):
+        assert secret.lower() not in out.lower(), secret
+    statements = [row.get("statement", "") for row in json.loads(out)["config_findings"]]
+    assert any(s.endswith(f"expired on {EXPIRED_ON}") for s in statements)
