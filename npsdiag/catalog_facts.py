@@ -209,15 +209,21 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+class _Problems:
+    """Reports each problem of one check block (prefixed ``check:``) and counts them."""
+
+    def __init__(self, error: Callable[[str], None]) -> None:
+        self.error = error
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        self.error(f"check: {message}")
+
+
 def validate_fact_check(value: Mapping[Any, Any], error: Callable[[str], None]) -> FactCheck | None:
     """Validate a ``check`` block with ``facts``; report every problem through ``error``."""
-    problems = 0
-
-    def bad(message: str) -> None:
-        nonlocal problems
-        problems += 1
-        error(f"check: {message}")
-
+    bad = _Problems(error)
     for key in value:
         if key not in FACT_CHECK_KEYS:
             known = ", ".join(FACT_CHECK_KEYS)
@@ -239,7 +245,7 @@ def validate_fact_check(value: Mapping[Any, Any], error: Callable[[str], None]) 
         _check_template(says, allowed, when, bad)
     if when == "present" and spec is not None and not any(f in spec.row_fields for f, _ in where):
         bad("when: present needs a 'where' condition on a row field (which rows fire)")
-    if problems:
+    if bad.count:
         return None
     assert isinstance(table, str) and isinstance(says, str)
     return FactCheck(table=table, where=where, when=str(when), says=says.strip())

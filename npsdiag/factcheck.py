@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from npsdiag.catalog import SEVERITIES, Catalog, CatalogEntry
 from npsdiag.catalog_facts import FactCheck
-from npsdiag.configlint import check_configuration
+from npsdiag.configlint import ConfigFinding, check_configuration, entry_finding
 from npsdiag.errors import FactsReadError, UsageError
 from npsdiag.facts import FactTable, HostFacts, auditing_table, certificate_table, extension_table
 from npsdiag.sources.auditpol import parse_auditpol
@@ -37,46 +37,35 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FactFinding:
-    """One fact check that fired.
+    """One fact check that fired: a configuration finding plus the sentence it states.
 
     Attributes:
-        id, title, category, severity: from the catalog entry.
+        finding: the fields every configuration finding has (:class:`ConfigFinding`): the
+            entry's id, title, category and severity; ``key``, what it is about
+            (``Cert:\\LocalMachine\\My\\<thumbprint>``, ``Audit policy: Network Policy
+            Server``, ``NPS extension``); ``value``, the fields the check tested; ``data``,
+            their values (``extension=yes; state=expired``); ``evidence``, the file and the
+            row; ``fix``, the entry's first step; ``source``, the file.
         statement: the check's sentence, filled from the row (or the table).
-        key: what it is about (``Cert:\\LocalMachine\\My\\<thumbprint>``, ``Audit policy:
-            Network Policy Server``, ``NPS extension``).
-        value: the fields the check tested, comma-separated.
-        data: those fields' values (``state=expired; extension=yes``).
-        evidence: the file and the row, one line.
-        fix: the entry's first step.
-        source: the file the facts come from.
     """
 
-    id: str
-    title: str
-    category: str
-    severity: str
+    finding: ConfigFinding
     statement: str
-    key: str
-    value: str
-    data: str
-    evidence: str
-    fix: str
-    source: str
+
+    @property
+    def id(self) -> str:
+        """The catalog entry's id."""
+        return self.finding.id
 
     def as_dict(self) -> dict[str, str]:
-        """The finding as flat string keys, in field order (what reports show)."""
+        """The finding as flat string keys (what reports show), the statement after the
+        severity."""
+        row = self.finding.as_dict()
+        head = ("id", "title", "category", "severity")
         return {
-            "id": self.id,
-            "title": self.title,
-            "category": self.category,
-            "severity": self.severity,
+            **{key: row[key] for key in head},
             "statement": self.statement,
-            "key": self.key,
-            "value": self.value,
-            "data": self.data,
-            "evidence": self.evidence,
-            "fix": self.fix,
-            "source": self.source,
+            **{key: value for key, value in row.items() if key not in head},
         }
 
 
@@ -148,65 +137,43 @@ def _run(tables: Sequence[FactTable], entries: Sequence[CatalogEntry]) -> list[F
 
 def _evaluate(entry: CatalogEntry, check: FactCheck, table: FactTable) -> list[FactFinding]:
     tested = check.row_conditions
+    value = ", ".join(name for name, _ in tested)
     if check.when == "missing":
-        if not check.fits(table.fields, check.table_conditions):
-            return []
-        if any(check.fits(row.fields, tested) for row in table.rows):
+        if not check.fits(table.fields, check.table_conditions) or any(
+            check.fits(row.fields, tested) for row in table.rows
+        ):
             return []
         wanted = " and ".join(f"{name} ~ {pattern}" for name, pattern in tested) or "any row"
-        return [
-            _finding(
-                entry,
-                check.statement(table.fields),
-                table.key,
-                ", ".join(name for name, _ in tested),
-                f"no row with {wanted}",
-                table.summary,
-                table.source,
+        about = [(table.fields, table.key, f"no row with {wanted}", table.summary)]
+    else:
+        about = [
+            (
+                row.fields,
+                row.key,
+                "; ".join(f"{name}={row.fields.get(name, '')}" for name, _ in tested),
+                row.evidence,
             )
+            for row in table.rows
+            if check.fits(row.fields, check.where)
         ]
     return [
-        _finding(
-            entry,
-            check.statement(row.fields),
-            row.key,
-            ", ".join(name for name, _ in tested),
-            "; ".join(f"{name}={row.fields.get(name, '')}" for name, _ in tested),
-            row.evidence,
-            table.source,
+        FactFinding(
+            entry_finding(entry, key, value, data, evidence, table.source),
+            check.statement(fields),
         )
-        for row in table.rows
-        if check.fits(row.fields, check.where)
+        for fields, key, data, evidence in about
     ]
-
-
-def _finding(
-    entry: CatalogEntry,
-    statement: str,
-    key: str,
-    value: str,
-    data: str,
-    evidence: str,
-    source: str,
-) -> FactFinding:
-    return FactFinding(
-        id=entry.id,
-        title=entry.title,
-        category=entry.category,
-        severity=entry.severity,
-        statement=statement,
-        key=key,
-        value=value,
-        data=data,
-        evidence=evidence,
-        fix=entry.steps[0] if entry.steps else "",
-        source=source,
-    )
 
 
 def _sorted(findings: list[FactFinding]) -> list[FactFinding]:
     rank = {severity: index for index, severity in enumerate(SEVERITIES)}
     return sorted(
         findings,
-        key=lambda f: (rank.get(f.severity, len(rank)), f.id, f.key, f.source, f.statement),
+        key=lambda f: (
+            rank.get(f.finding.severity, len(rank)),
+            f.id,
+            f.finding.key,
+            f.finding.source,
+            f.statement,
+        ),
     )

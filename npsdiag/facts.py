@@ -120,88 +120,99 @@ def read_host_facts(sources: Sequence[Source], accounts: list[SourceStats]) -> H
         stats = source.new_stats()
         stats.messages.extend(source.notes)
         try:
-            data = source_bytes(source)
-            _READERS[source.kind](facts, source, data, stats, accounts)
+            read = _READERS[source.kind](source, source_bytes(source))
         except (InputError, OSError) as error:
             stats.status = "unreadable"
             text = str(error) if source.name in str(error) else f"{source.name}: {error}"
             stats.messages.append(text)
+        else:
+            # No time span is noted: a listing's moment is not a time the logs cover.
+            stats.records_read = read.entries + len(read.problems)
+            for problem in read.problems:
+                stats.note_error(problem)
+            stats.records_relevant = read.relevant
+            stats.messages.extend(read.notes)
+            facts.tables.extend(read.tables)
+            facts.manifests.extend(read.manifests)
+            accounts.extend(read.not_collected)
         stats.finish()
         accounts.append(stats)
     return facts
 
 
-def _count(stats: SourceStats, read: int, problems: Sequence[str]) -> None:
-    # No time span is noted: a listing's moment is not a time the logs cover.
-    stats.records_read = read + len(problems)
-    for problem in problems:
-        stats.note_error(problem)
+@dataclass(slots=True)
+class _Read:
+    """What one fact file gave: its entries for the accounting, and its facts."""
+
+    entries: int
+    problems: Sequence[str]
+    relevant: int
+    notes: list[str] = field(default_factory=list)
+    tables: list[FactTable] = field(default_factory=list)
+    manifests: list[Manifest] = field(default_factory=list)
+    not_collected: list[SourceStats] = field(default_factory=list)
 
 
-def _read_certificates(
-    facts: HostFacts, source: Source, data: bytes, stats: SourceStats, _: list[SourceStats]
-) -> None:
+def _read_certificates(source: Source, data: bytes) -> _Read:
     listing = parse_certificates(data, source.name)
     table = certificate_table(listing)
-    facts.tables.append(table)
-    _count(stats, len(listing.certificates), listing.problems)
-    stats.records_relevant = sum(1 for row in table.rows if row.fields["extension"] == "yes")
-    stats.messages.append(
-        f"{source.name}: {len(listing.certificates)} certificate(s) in {listing.store} listed at "
-        f"{_iso(listing.collected) or 'an unknown time'}, {stats.records_relevant} the extension "
-        "may use"
-    )
+    usable = sum(1 for row in table.rows if row.fields["extension"] == "yes")
+    notes = [
+        f"{source.name}: {len(listing.certificates)} certificate(s) in {listing.store} listed "
+        f"at {_iso(listing.collected) or 'an unknown time'}, {usable} the extension may use"
+    ]
     if listing.collected is None:
-        stats.messages.append(
-            f"{source.name}: the listing has no collection time; expiry cannot be judged"
-        )
+        notes.append(f"{source.name}: the listing has no collection time; expiry cannot be judged")
+    return _Read(len(listing.certificates), listing.problems, usable, notes, [table])
 
 
-def _read_auditpol(
-    facts: HostFacts, source: Source, data: bytes, stats: SourceStats, _: list[SourceStats]
-) -> None:
+def _read_auditpol(source: Source, data: bytes) -> _Read:
     policy = parse_auditpol(data, source.name)
     table = auditing_table(policy)
-    facts.tables.append(table)
-    _count(stats, len(policy.settings), ())
-    stats.records_relevant = len(table.rows)
-    if not table.rows:
-        stats.messages.append(
+    notes = (
+        []
+        if table.rows
+        else [
             f"{source.name}: no line for the Network Policy Server subcategory; run "
             'auditpol /get /subcategory:"Network Policy Server"'
-        )
+        ]
+    )
+    return _Read(len(policy.settings), (), len(table.rows), notes, [table])
 
 
-def _read_extension(
-    facts: HostFacts, source: Source, data: bytes, stats: SourceStats, _: list[SourceStats]
-) -> None:
+def _read_extension(source: Source, data: bytes) -> _Read:
     info = parse_extension_info(data, source.name)
-    facts.tables.append(extension_table(info))
-    _count(stats, len(info.products) + len(info.files), info.problems)
-    stats.records_relevant = stats.records_read - stats.records_failed
+    entries = len(info.products) + len(info.files)
+    return _Read(entries, info.problems, entries, tables=[extension_table(info)])
 
 
-def _read_manifest(
-    facts: HostFacts, source: Source, data: bytes, stats: SourceStats, accounts: list[SourceStats]
-) -> None:
+def _read_manifest(source: Source, data: bytes) -> _Read:
     manifest = parse_manifest(data, source.name)
-    facts.manifests.append(manifest)
-    _count(stats, len(manifest.items), manifest.problems)
-    stats.records_relevant = len(manifest.items) - len(manifest.missing)
     if source.bundle is not None and manifest.computer:
         source.bundle.note_computer(manifest.computer)
-    stats.messages.append(_manifest_summary(source.name, manifest))
-    stats.messages.extend(f"{source.name}: {note}" for note in manifest.notes)
+    notes = [_manifest_summary(source.name, manifest)]
+    notes += [f"{source.name}: {note}" for note in manifest.notes]
+    missing = []
     for item in manifest.missing:
         name = _beside(source, item.file)
-        accounts.append(
+        reason = item.reason or "no reason recorded"
+        missing.append(
             SourceStats(
                 name=name,
                 kind=item.kind or "unknown",
                 status="skipped",
-                messages=[f"{name}: not collected: {item.reason or 'no reason recorded'}"],
+                messages=[f"{name}: not collected: {reason}"],
             )
         )
+    collected = len(manifest.items) - len(manifest.missing)
+    return _Read(
+        len(manifest.items),
+        manifest.problems,
+        collected,
+        notes,
+        manifests=[manifest],
+        not_collected=missing,
+    )
 
 
 def _beside(source: Source, file: str) -> str:
@@ -227,8 +238,7 @@ def _manifest_summary(name: str, manifest: Manifest) -> str:
     )
 
 
-_Reader = Callable[[HostFacts, Source, bytes, SourceStats, list[SourceStats]], None]
-_READERS: dict[str, _Reader] = {
+_READERS: dict[str, Callable[[Source, bytes], _Read]] = {
     CERTIFICATES: _read_certificates,
     AUDITPOL: _read_auditpol,
     EXTENSION_INFO: _read_extension,

@@ -47,6 +47,7 @@ from npsdiag.sources.manifest import (
     manifest_json,
     parse_manifest,
 )
+from tests.test_configlint import FINDING_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_FILE = REPO / "catalog" / "host.yaml"
@@ -531,19 +532,8 @@ def test_a_finding_row_has_the_configuration_finding_fields(catalog: Catalog) ->
         tables=[certificate_table(parse_certificates(data(listing(expired)), "b.zip!c.json"))]
     )
     row = check_facts(facts, catalog)[0].as_dict()
-    assert list(row) == [
-        "id",
-        "title",
-        "category",
-        "severity",
-        "statement",
-        "key",
-        "value",
-        "data",
-        "evidence",
-        "fix",
-        "source",
-    ]
+    # A configuration finding's fields, with the statement after the severity.
+    assert list(row) == [*FINDING_KEYS[:4], "statement", *FINDING_KEYS[4:]]
     assert row["id"] == "config.client-cert-none-valid"  # critical first
     assert row["key"] == "Cert:\\LocalMachine\\My" and row["source"] == "b.zip!c.json"
     assert row["data"].startswith("no row with extension ~ ^yes$")
