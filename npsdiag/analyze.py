@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping, Sequence
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
 from npsdiag.clock import OffsetRule, align_clocks
-from npsdiag.configlint import check_configuration
 from npsdiag.coverage import compute_coverage
 from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.extract import extract, is_relevant
+from npsdiag.factcheck import configuration_findings
+from npsdiag.facts import read_host_facts
 from npsdiag.model import Analysis, Event, Finding, SourceKind, SourceStats
 from npsdiag.sources import Discovery, Source, discover, read_events
 from npsdiag.sources.bundle import source_bytes
@@ -62,6 +63,9 @@ def analyze_paths(
     try:
         read = _read_all(discovery.sources, accounts, on_source)
         dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
+        # What `npsdiag collect` gathers besides logs (certificates, auditing, version,
+        # manifest): read and accounted for in npsdiag.facts, checked with the registry.
+        facts = read_host_facts(discovery.host_facts, accounts)
         accounts.sort(key=lambda s: (s.name.lower(), s.name))
         if not any(s.status in _READ_STATUSES for s in accounts):
             raise NothingToAnalyseError(_nothing_message(inputs, accounts))
@@ -70,9 +74,9 @@ def analyze_paths(
         clocks = align_clocks(read, utc_offsets)
         findings = _drop_copies(read)
         coverage = compute_coverage(accounts, findings)
-        config_findings: list[Mapping[str, str]] = [
-            finding.as_dict() for finding in check_configuration(dumps, catalog)
-        ]
+        config_findings: list[Mapping[str, str]] = list(
+            configuration_findings(dumps, facts, catalog)
+        )
         exported = _security_exported(accounts, findings)
         result = diagnose(findings, catalog, security_exported=exported, coverage=coverage)
         link_configuration(result.problems, config_findings, catalog)

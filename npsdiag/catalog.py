@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from npsdiag._literal import required_literal
+from npsdiag.catalog_facts import FactCheck, is_fact_check, validate_fact_check
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
 
@@ -461,6 +462,9 @@ class CatalogEntry:
     #: For a configuration check: ids (or families) of the entries whose failures this
     #: misconfiguration explains; the diagnosis links them in the report.
     explains: tuple[str, ...] = ()
+    #: A ``check`` over the facts ``npsdiag collect`` gathers (``facts:``) instead of the
+    #: registry; evaluated by npsdiag.factcheck. ``check`` stays None for such an entry.
+    fact_check: FactCheck | None = None
 
     @property
     def family(self) -> str:
@@ -494,7 +498,13 @@ class CatalogEntry:
             "severity": self.severity,
             "scope": self.scope,
             "match": [rule.to_dict() for rule in self.rules],
-            "check": self.check.to_dict() if self.check is not None else None,
+            "check": (
+                self.check.to_dict()
+                if self.check is not None
+                else self.fact_check.to_dict()
+                if self.fact_check is not None
+                else None
+            ),
             "detector": self.detector,
             "explains": list(self.explains),
             "cause": self.cause,
@@ -561,6 +571,7 @@ class Catalog:
         self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
         self._by_id = {entry.id: entry for entry in self.entries}
         self._checks = tuple(entry for entry in self.entries if entry.check is not None)
+        self._fact_checks = tuple(e for e in self.entries if e.fact_check is not None)
         self._detectors = {
             entry.detector: entry for entry in self.entries if entry.detector is not None
         }
@@ -605,6 +616,11 @@ class Catalog:
     def checks(self) -> tuple[CatalogEntry, ...]:
         """The configuration-check entries, sorted by id."""
         return self._checks
+
+    @property
+    def fact_checks(self) -> tuple[CatalogEntry, ...]:
+        """The checks over collected facts (certificates, auditing, extension), sorted by id."""
+        return self._fact_checks
 
     def detectors(self) -> dict[str, CatalogEntry]:
         """The entries the diagnosis raises from a pattern, by detector name (a fresh dict).
@@ -1003,7 +1019,13 @@ def _validate_entry(
     references = _string_list(raw, "references", error)
     examples = _string_list(raw, "examples", error)
     rules = _rules(raw.get("match"), error) if "match" in raw else ()
-    check = _check(raw.get("check"), error) if "check" in raw else None
+    check: ConfigCheck | None = None
+    fact_check: FactCheck | None = None
+    if is_fact_check(raw.get("check")):
+        # Collected facts (certificates, auditing ...) have a rule language of their own.
+        fact_check = validate_fact_check(raw["check"], error)
+    elif "check" in raw:
+        check = _check(raw.get("check"), error)
     detector = _detector(raw.get("detector"), error) if "detector" in raw else None
     explains = _string_list(raw, "explains", error) if "explains" in raw else ()
     if explains and "check" not in raw:
@@ -1019,6 +1041,8 @@ def _validate_entry(
     if examples is not None and not examples:
         if is_detector:
             error("examples, when given, must hold at least one text (or leave the key out)")
+        elif is_fact_check(raw.get("check")):
+            error("examples must hold at least one collected file that triggers this check")
         elif "check" in raw:
             error("examples must hold at least one REG QUERY snippet that triggers this check")
         else:
@@ -1050,6 +1074,7 @@ def _validate_entry(
         check=check,
         detector=detector,
         explains=explains or (),
+        fact_check=fact_check,
     )
 
 
@@ -1397,6 +1422,12 @@ def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> Non
             from npsdiag.configlint import example_problems
 
             for problem in example_problems(entry):
+                collector.warn(entry.file, where, problem)
+            continue
+        if entry.fact_check is not None:
+            from npsdiag.factcheck import example_problems as fact_example_problems
+
+            for problem in fact_example_problems(entry):
                 collector.warn(entry.file, where, problem)
             continue
         if entry.detector is not None:

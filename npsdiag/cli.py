@@ -22,7 +22,9 @@ class ExitStatus(IntEnum):
     OK = 0  # analysed, nothing wrong found
     PROBLEMS = 1  # analysed, problems found (or: catalog check found errors)
     USAGE = 2  # usage or input error: nothing could be analysed
-    NO_EVIDENCE = 3  # read, but no sign-in attempt in the inputs: cannot tell
+    # Cannot tell: the inputs hold no sign-in attempt (analyze), or the bundle could not be
+    # collected whole and its analysis found nothing wrong (collect): collect again.
+    NO_EVIDENCE = 3
     INTERRUPTED = 130
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "DumpIdentity",
     "check_configuration",
     "effective_values",
+    "entry_finding",
     "example_dumps",
     "example_problems",
     "identify_dump",
@@ -271,7 +272,7 @@ def _evaluate(
         # ``when: missing`` about the key itself (validation allows nothing else here).
         if dump.find_key(path) is not None:
             return []
-        return [_finding(entry, path, "", "", _key_missing_evidence(dump, path), dump.name)]
+        return [entry_finding(entry, path, "", "", _key_missing_evidence(dump, path), dump.name)]
     shown = dump.find_key(path)
     if shown is None:
         # The key's own check reports that; value checks have nothing to read.
@@ -285,10 +286,10 @@ def _evaluate(
             if value is None:
                 line = dump.key_lines.get(shown, 0)
                 evidence = f"{dump.name}:{line}: {shown} has no {name} value"
-                findings.append(_finding(entry, path, name, "", evidence, dump.name))
+                findings.append(entry_finding(entry, path, name, "", evidence, dump.name))
         elif value is not None and check.data_fits(value.data):
             findings.append(
-                _finding(entry, path, value.name, value.data, _line(dump, value), dump.name)
+                entry_finding(entry, path, value.name, value.data, _line(dump, value), dump.name)
             )
     return findings
 
@@ -318,7 +319,7 @@ def _consistency(
         for value, groups in present
     )
     evidence = _EVIDENCE_JOIN.join(_line(dump, value) for value, _ in present)
-    return [_finding(entry, path, names, data, evidence, dump.name)]
+    return [entry_finding(entry, path, names, data, evidence, dump.name)]
 
 
 def _changes(
@@ -348,7 +349,9 @@ def _changes(
         ]
         current = now if now is not None else was
         name = current.name if current is not None else folded
-        findings.append(_finding(entry, path, name, data, _EVIDENCE_JOIN.join(lines), after.name))
+        findings.append(
+            entry_finding(entry, path, name, data, _EVIDENCE_JOIN.join(lines), after.name)
+        )
     return findings
 
 
@@ -374,9 +377,10 @@ def _key_missing_evidence(dump: RegistryDump, path: str) -> str:
     return f"{dump.name}: no key at all (REG QUERY found nothing to write)"
 
 
-def _finding(
+def entry_finding(
     entry: CatalogEntry, path: str, value: str, data: str, evidence: str, source: str
 ) -> ConfigFinding:
+    """A finding of ``entry`` about ``path`` (the checks over collected facts use it too)."""
     return ConfigFinding(
         id=entry.id,
         title=entry.title,

@@ -915,6 +915,9 @@ def link_configuration(
                 continue
             value = finding.get("value", "")
             data = finding.get("data", "")
-            setting = f"{value} = '{data}'" if value else entry.title
+            # A check over collected facts states what it found in a sentence of its own
+            # ("client certificate ... expired on ..."; npsdiag.factcheck).
+            statement = finding.get("statement", "")
+            setting = statement or (f"{value} = '{data}'" if value else entry.title)
             problem.because += f"; configuration: {entry.title} ({setting}, {entry.id})"
             problem.confidence = "high"

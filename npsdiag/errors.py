@@ -44,6 +44,15 @@ class TextDumpError(InputError):
     """A wevtutil text dump or REG QUERY dump cannot be decoded."""
 
 
+class FactsReadError(InputError):
+    """A file collected on the server (certificate listing, audit policy, extension version,
+    collection manifest) cannot be read."""
+
+
+class CollectError(NpsdiagError):
+    """``npsdiag collect`` cannot start or cannot write its bundle (not Windows, bad output)."""
+
+
 class BundleError(InputError):
     """A support bundle (.zip) is unsafe, corrupt or over a limit."""
 

@@ -184,6 +184,10 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
     if entry.check is not None:
         # Configuration checks test registry dumps, not events.
         lines += ["Fires when:", "     " + entry.check.describe()]
+    elif entry.fact_check is not None:
+        # Checks over what `npsdiag collect` gathers (certificates, auditing, extension).
+        lines += ["Fires when:", "     " + entry.fact_check.describe()]
+        lines += ["States:", "     " + entry.fact_check.says]
     elif entry.detector is not None:
         # A pattern over many events: no rule says when, the detector's description does.
         lines.append(f"Raised by the diagnosis when: {DETECTORS[entry.detector]}")

@@ -51,6 +51,7 @@ from npsdiag.sources.discover import (
     Source,
     classify_head,
 )
+from npsdiag.sources.hostfacts import HOST_FACT_KINDS
 
 if TYPE_CHECKING:
     from npsdiag.sources import Relevance
@@ -384,6 +385,10 @@ class _Lister:
         if kind == SourceKind.REGQUERY:
             # Read by the configuration check (npsdiag.analyze), which accounts for it.
             self.found.registry_dumps.append(source)
+            return
+        if kind in HOST_FACT_KINDS:
+            # What `npsdiag collect` gathers besides logs; npsdiag.facts reads and accounts.
+            self.found.host_facts.append(source)
             return
         status = "listed" if kind == SourceKind.TRACE else "skipped"
         if kind == SourceKind.UNKNOWN and note.startswith("not an event log export"):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.model import SourceKind, SourceStats
+from npsdiag.sources.hostfacts import HOST_FACT_KINDS, host_fact_kind
 from npsdiag.sources.regquery import looks_like_regquery
 
 if TYPE_CHECKING:
@@ -124,12 +125,17 @@ class Discovery:
         registry_dumps: ``REG QUERY`` dumps (files and bundle members) for the configuration
             check; :func:`npsdiag.sources.source_bytes` gives their bytes. They are also
             accounted for in ``skipped``.
+        host_facts: what ``npsdiag collect`` gathers besides logs (certificate listing,
+            auditpol output, extension version, the collection's manifest;
+            :mod:`npsdiag.sources.hostfacts`), for the configuration check, which reads and
+            accounts for them (:mod:`npsdiag.facts`).
     """
 
     sources: list[Source] = field(default_factory=list)
     skipped: list[SourceStats] = field(default_factory=list)
     bundles: list[BundleInfo] = field(default_factory=list)
     registry_dumps: list[Source] = field(default_factory=list)
+    host_facts: list[Source] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -241,6 +247,9 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
             return SourceKind.UNKNOWN, f"{what}, not an event export: {_EXPORT_HINT}"
         if stripped.startswith("Event[0]:"):
             return SourceKind.WEVTUTIL_TEXT, ""
+        fact = host_fact_kind(stripped)
+        if fact is not None:
+            return fact, ""
         if stripped.upper().startswith("HKEY_LOCAL_MACHINE\\") or looks_like_regquery(head):
             return SourceKind.REGQUERY, NOT_READ_YET.get(SourceKind.REGQUERY, "")
     return SourceKind.UNKNOWN, _unknown_note(head, text, suffix)
@@ -394,6 +403,10 @@ def _classify(
         # Read by the configuration check (npsdiag.analyze), which accounts for it.
         found.registry_dumps.append(source)
         return
+    if kind in HOST_FACT_KINDS:
+        # Read by npsdiag.facts for the configuration check, which accounts for it.
+        found.host_facts.append(source)
+        return
     status = "listed" if kind == SourceKind.TRACE else "skipped"
     found.skipped.append(_account(name, kind, status, f"{name}: {note}", size=info.st_size))
 
@@ -406,14 +419,14 @@ def _drop_copies(found: Discovery) -> None:
     equal those of a file on disk is not read; its accounting names the file that is.
     """
     files: dict[tuple[int, str], list[Source]] = {}
-    for source in (*found.sources, *found.registry_dumps):
+    for source in (*found.sources, *found.registry_dumps, *found.host_facts):
         if source.member is None:
             files.setdefault((source.size, source.kind), []).append(source)
     if not files:
         return
     checksums: dict[Path, int | None] = {}
     copies: dict[str, Source] = {}
-    for source in (*found.sources, *found.registry_dumps):
+    for source in (*found.sources, *found.registry_dumps, *found.host_facts):
         if source.member is None:
             continue
         base = source.name.rpartition("!")[2].rpartition("/")[2].casefold()
@@ -432,6 +445,7 @@ def _drop_copies(found: Discovery) -> None:
         return
     found.sources = [source for source in found.sources if source.name not in copies]
     found.registry_dumps = [s for s in found.registry_dumps if s.name not in copies]
+    found.host_facts = [s for s in found.host_facts if s.name not in copies]
     accounted = {stats.name: stats for stats in found.skipped}
     for name, file in copies.items():
         message = f"{name}: same content as {file.name}, which is read; not read twice"
