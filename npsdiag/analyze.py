@@ -8,14 +8,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
-from npsdiag.clock import OffsetRule, align_clocks
+from npsdiag.clock import OffsetRule, align_clocks, copy_identity
 from npsdiag.coverage import compute_coverage
 from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
+from npsdiag.evidence import MEMORY, EvidenceStore
 from npsdiag.extract import extract, is_relevant
 from npsdiag.factcheck import configuration_findings
 from npsdiag.facts import read_host_facts
-from npsdiag.model import Analysis, Event, Finding, SourceKind, SourceStats
+from npsdiag.model import Analysis, Finding, SourceKind, SourceStats
 from npsdiag.sources import Discovery, Source, discover, read_events
 from npsdiag.sources.bundle import source_bytes
 from npsdiag.sources.regquery import RegistryDump, parse_regquery
@@ -35,6 +36,7 @@ def analyze_paths(
     command_line: str = "",
     on_source: ProgressCallback | None = None,
     utc_offsets: Sequence[OffsetRule] = (),
+    evidence: str = MEMORY,
 ) -> Analysis:
     """Analyse files, folders and glob patterns and return the diagnosis.
 
@@ -45,6 +47,11 @@ def analyze_paths(
         on_source: optional callback after each input has been read.
         utc_offsets: clocks of inputs whose times carry no zone, as given by the user
             (``--utc-offset``); others are inferred (``npsdiag.clock``).
+        evidence: where the events' payloads go once extracted (``npsdiag.evidence``):
+            ``memory`` keeps them on the events, ``spill`` moves them to a temporary file
+            (``Analysis.evidence`` restores them for reports), ``drop`` throws them away
+            (no report will show an evidence event). The caller closes
+            ``Analysis.evidence``.
 
     Returns:
         The Analysis every report renders.
@@ -53,6 +60,7 @@ def analyze_paths(
         NothingToAnalyseError: not one input could be read; the message lists why.
     """
     catalog = catalog if catalog is not None else load_catalog()
+    store = EvidenceStore(evidence)
     discovery = discover(inputs)
     accounts: list[SourceStats] = list(discovery.skipped)
     # Events, findings, incidents and problems form no reference cycles, so the cyclic
@@ -61,7 +69,7 @@ def analyze_paths(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        read = _read_all(discovery.sources, accounts, on_source)
+        read = _read_all(discovery.sources, accounts, on_source, catalog, store)
         dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
         # What `npsdiag collect` gathers besides logs (certificates, auditing, version,
         # manifest): read and accounted for in npsdiag.facts, checked with the registry.
@@ -95,6 +103,7 @@ def analyze_paths(
         servers=_servers(discovery, findings),
         coverage=coverage,
         clocks=clocks,
+        evidence=store,
     )
 
 
@@ -119,35 +128,59 @@ def _security_exported(accounts: Sequence[SourceStats], findings: Sequence[Findi
     )
 
 
-#: What makes two records the same event when it was read from two exports (an .evtx in a
-#: folder and its copy in the bundle, or Security.evtx and the bundle's wevtutil text dump,
-#: which has no record id): everything but the time, which must be within a second.
-_Identity = tuple[str, int, str, str, str, tuple[str, ...]]
-#: How close in time two records must be to be copies of one event (a text dump may round).
-_COPY_TOLERANCE = 1.0
 #: Which copy of an event is kept: the most precise export (record id, microseconds).
 _KIND_PREFERENCE = {SourceKind.EVTX: 0, SourceKind.XML: 1, SourceKind.WEVTUTIL_TEXT: 2}
 
 
-def _identity(event: Event) -> _Identity:
-    fields = event.fields
-    return (
-        event.channel.lower(),
-        event.event_id,
-        event.computer.lower(),
-        fields.get("SubjectUserName", ""),
-        fields.get("ReasonCode", ""),
-        event.data,
-    )
+class _Pool:
+    """One object per distinct value: a user who fails 100,000 times is one string, not
+    100,000 (what keeps memory at a few hundred bytes per relevant event)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: dict[object, object] = {}
+
+    def finding(self, finding: Finding) -> None:
+        values = self.values
+        for name in _POOLED:
+            value = getattr(finding, name)
+            if value:
+                setattr(finding, name, values.setdefault(value, value))
+        event = finding.event
+        event.computer = values.setdefault(event.computer, event.computer)  # type: ignore[assignment]
+
+
+_POOLED = (
+    "codes",
+    "user",
+    "user_key",
+    "user_aliases",
+    "aadsts",
+    "response_state",
+    "client_ip",
+    "client_name",
+    "nas_ip",
+    "detail",
+    "cid",
+    "state",
+)
 
 
 def _read_all(
     sources: Sequence[Source],
     accounts: list[SourceStats],
     on_source: ProgressCallback | None,
+    catalog: Catalog,
+    store: EvidenceStore,
 ) -> list[tuple[SourceStats, list[Finding]]]:
-    """Read every event source; return each one's accounting and findings, in file order."""
+    """Read every event source; return each one's accounting and findings, in file order.
+
+    Everything that needs an event's full values is worked out here, while they are at hand
+    (the catalog's matches, the identity of copies); then the payload goes to ``store``.
+    """
     read: list[tuple[SourceStats, list[Finding]]] = []
+    pool = _Pool()
     for source in sources:
         stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
         found: list[Finding] = []
@@ -162,8 +195,13 @@ def _read_all(
         try:
             for event in read_events(source, stats, relevant):
                 finding = extract(event)
-                if finding is not None:
-                    found.append(finding)
+                if finding is None:
+                    continue
+                finding.matches = catalog.matches_of(finding)
+                finding.identity = copy_identity(event)
+                pool.finding(finding)
+                store.release(event)
+                found.append(finding)
         except InputError as error:
             # Whatever was read before the failure is kept; the file is marked as such.
             stats.status = "unreadable" if not stats.records_read else "partial"
@@ -180,53 +218,56 @@ def _read_all(
 def _drop_copies(read: Sequence[tuple[SourceStats, list[Finding]]]) -> list[Finding]:
     """Every finding once: an event exported twice is kept from its most precise export.
 
-    The other copies are dropped, and their input's accounting says how many were and
-    where they were read from.
+    Only channels that more than one input holds can have copies, so only their events are
+    looked up. The other copies are dropped, and their input's accounting says how many were
+    and where they were read from.
     """
+    holders: dict[str, set[int]] = {}
+    for position, (stats, _found) in enumerate(read):
+        for channel in stats.channels:
+            holders.setdefault(channel.lower(), set()).add(position)
+    shared = {channel for channel, inputs in holders.items() if len(inputs) > 1}
+    if not shared:
+        return [finding for _stats, found in read for finding in found]
     order = sorted(
         range(len(read)),
         key=lambda i: (_KIND_PREFERENCE.get(read[i][0].kind, 9), read[i][0].name.lower()),
     )
-    # Keyed by identity and whole second; a copy is looked for in the neighbouring seconds
-    # too, so the look-up stays constant-time however often one user fails.
-    seen: dict[tuple[_Identity, int], list[tuple[float, str]]] = {}
+    # Keyed by identity and whole second, valued by the input that holds it; a copy is looked
+    # for in the neighbouring seconds too, so the look-up stays constant-time however often
+    # one user fails, and a repeat within one input is never a copy.
+    seen: dict[tuple[int, int], int] = {}
     kept: list[Finding] = []
     for position in order:
         stats, found = read[position]
-        duplicates: dict[str, int] = {}
+        duplicates: dict[int, int] = {}
         for finding in found:
             event = finding.event
-            identity = _identity(event)
-            when = event.time.timestamp()
-            second = int(when)
-            original = _original(seen, identity, second, when, stats.name)
+            if event.channel.lower() not in shared:
+                kept.append(finding)
+                continue
+            second = int(event.time.timestamp())
+            identity = finding.identity
+            original = next(
+                (
+                    holder
+                    for bucket in (second - 1, second, second + 1)
+                    if (holder := seen.get((identity, bucket), position)) != position
+                ),
+                None,
+            )
             if original is not None:
                 duplicates[original] = duplicates.get(original, 0) + 1
                 continue
-            seen.setdefault((identity, second), []).append((when, stats.name))
+            seen.setdefault((identity, second), position)
             kept.append(finding)
-        for other, count in sorted(duplicates.items()):
+        for other, count in sorted(duplicates.items(), key=lambda item: read[item[0]][0].name):
             stats.messages.append(
-                f"{count} relevant record(s) are copies of events read from {other} (the same "
-                "events exported twice, e.g. Security.evtx and the bundle's text dump) and were "
-                "counted once"
+                f"{count} relevant record(s) are copies of events read from "
+                f"{read[other][0].name} (the same events exported twice, e.g. Security.evtx "
+                "and the bundle's text dump) and were counted once"
             )
     return kept
-
-
-def _original(
-    seen: dict[tuple[_Identity, int], list[tuple[float, str]]],
-    identity: _Identity,
-    second: int,
-    when: float,
-    name: str,
-) -> str | None:
-    """The input an earlier copy of this event was kept from, or None."""
-    for bucket in (second - 1, second, second + 1):
-        for time, origin in seen.get((identity, bucket), ()):
-            if origin != name and abs(time - when) <= _COPY_TOLERANCE:
-                return origin
-    return None
 
 
 def _read_registry_dumps(

@@ -720,7 +720,7 @@ def _run_case(
     folder: Path | None = None
     try:
         from npsdiag.analyze import analyze_paths
-        from npsdiag.report import REPORTS
+        from npsdiag.report import REPORTS, evidence_mode
 
         output = Path(task.output)
         folder = _case_folder(output, case.case_id)
@@ -734,15 +734,25 @@ def _run_case(
         if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
             command += f" --incidents {state.options.max_incidents}"
         analysis = analyze_paths(
-            list(case.inputs), catalog=state.catalog, command_line=command, on_source=on_source
+            list(case.inputs),
+            catalog=state.catalog,
+            command_line=command,
+            on_source=on_source,
+            evidence=evidence_mode(name for name, _file in REPORT_FILES),
         )
-        if state.redactor is not None:
-            analysis = state.redactor(analysis)
-        written: list[str] = []
-        for format_name, file_name in REPORT_FILES:
-            text = REPORTS[format_name].render(analysis, state.options)
-            write_text_atomic(folder / file_name, text)
-            written.append(f"{case.case_id}/{file_name}")
+        try:
+            if state.redactor is not None:
+                original, analysis = analysis, state.redactor(analysis)
+                if original.evidence is not None:
+                    original.evidence.close()
+            written: list[str] = []
+            for format_name, file_name in REPORT_FILES:
+                text = REPORTS[format_name].render(analysis, state.options)
+                write_text_atomic(folder / file_name, text)
+                written.append(f"{case.case_id}/{file_name}")
+        finally:
+            if analysis.evidence is not None:
+                analysis.evidence.close()
         summary = summarise(case, analysis, state.catalog)
         return replace(summary, reports=tuple(written), seconds=time.perf_counter() - started)
     except Exception as error:  # one broken case never stops the batch

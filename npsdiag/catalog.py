@@ -675,6 +675,17 @@ class Catalog:
         by id. Fallback rules are only tried when nothing else matches. Check and detector
         entries have no rules and are never returned.
         """
+        return list(self.matches_of(finding))
+
+    def matches_of(self, finding: Finding) -> tuple[Match, ...]:
+        """:meth:`match` as a tuple, shared by every finding of the same kind when it can be.
+
+        A finding whose ``matches`` were worked out already (``npsdiag.analyze`` does it while
+        the event's text is at hand, before the text leaves memory) gets them back.
+        """
+        known = finding.matches
+        if known is not None:
+            return known
         key = match_key(finding)
         plan = self._plans.get(key)
         if plan is None:
@@ -682,8 +693,8 @@ class Catalog:
                 self._plans.clear()
             plan = self._plans[key] = self._plan(finding)
         if plan.fixed is not None:
-            return list(plan.fixed)
-        return _ranked(_best(plan.rules, finding) or _best(plan.fallbacks, finding))
+            return plan.fixed
+        return tuple(_ranked(_best(plan.rules, finding) or _best(plan.fallbacks, finding)))
 
     def _plan(self, finding: Finding) -> _MatchPlan:
         """Sort out, once per :func:`match_key`, which rules can match and whether text matters."""

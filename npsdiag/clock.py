@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from npsdiag.errors import UsageError
-from npsdiag.model import ClockNote, Finding, SourceStats
+from npsdiag.model import ClockNote, Event, Finding, SourceStats
 
 __all__ = [
     "MIN_AGREEING",
     "OffsetRule",
     "align_clocks",
+    "copy_identity",
     "format_offset",
     "offsets_text",
     "parse_offset_rule",
@@ -214,22 +215,36 @@ def _rule_offset(rule: OffsetRule, local: datetime) -> timedelta:
 # ------------------------------------------------------------------------------ inference
 
 
-def _copy_key(finding: Finding) -> tuple[object, ...]:
-    event = finding.event
-    return (
-        event.channel.lower(),
-        event.event_id,
-        event.computer.lower(),
-        tuple(sorted(event.fields.items())),
-        event.data,
+def copy_identity(event: Event) -> int:
+    """What makes two records copies of one event across exports: everything but the time.
+
+    An .evtx in a folder and its copy in the bundle, or Security.evtx and the bundle's
+    wevtutil text dump (which has no record id), agree on channel, event id, computer, the
+    user NPS names, the reason code and the unnamed data. A hash, so that a finding carries
+    one number once its event's values have left memory (``Finding.identity``).
+    """
+    fields = event.fields
+    return hash(
+        (
+            event.channel.lower(),
+            event.event_id,
+            event.computer.lower(),
+            fields.get("SubjectUserName", ""),
+            fields.get("ReasonCode", ""),
+            event.data,
+        )
     )
+
+
+def _copy_key(finding: Finding) -> int:
+    return finding.identity or copy_identity(finding.event)
 
 
 class _ZonedIndex:
     """Times of the UTC inputs' events, by copy key and by identity, for window look-ups."""
 
     def __init__(self, findings: Iterable[Finding]) -> None:
-        copies: dict[tuple[object, ...], list[float]] = {}
+        copies: dict[int, list[float]] = {}
         answers: dict[str, list[float]] = {}
         decisions: dict[str, list[float]] = {}
         for finding in findings:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from npsdiag.evidence import EvidenceStore
 
 __all__ = [
     "FAILED_OUTCOMES",
@@ -86,6 +90,10 @@ class Event:
     #: ``text`` once built: catalog rules search it per finding, and an NPS event's text
     #: joins some thirty values.
     _text: str | None = field(default=None, init=False, repr=False)
+    #: Set once the payload (``fields``, ``data``, ``message``) left the event for an
+    #: ``npsdiag.evidence.EvidenceStore``: where to find it again (-1: dropped). Then
+    #: ``fields`` is empty, and only the store's ``full()`` gives the whole event.
+    ref: int | None = field(default=None, init=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -207,6 +215,11 @@ class Finding:
     #: Other normalised identities of the same person in this event, for joining: a 6273
     #: names the user as sent (often a UPN) and as resolved (DOMAIN\\sam).
     user_aliases: tuple[str, ...] = ()
+    #: The catalog's matches, worked out while the event text was at hand (None: not yet).
+    matches: tuple[Any, ...] | None = None
+    #: What makes two records copies of one event across exports (a hash of everything but
+    #: the time), worked out while the event's values were at hand; 0 when not computed.
+    identity: int = 0
 
     @property
     def identity_keys(self) -> tuple[str, ...]:
@@ -365,6 +378,15 @@ class Analysis:
     coverage: Coverage | None = None
     #: How inputs without a time zone were lined up with UTC, one note per such input.
     clocks: list[ClockNote] = field(default_factory=list)
+    #: Where the events' payloads are (``npsdiag.evidence.EvidenceStore``); None when every
+    #: event still holds its own.
+    evidence: EvidenceStore | None = field(default=None, compare=False)
+
+    def full_event(self, event: Event) -> Event:
+        """``event`` with its payload (fields, data, message), wherever it is kept."""
+        if self.evidence is None:
+            return event
+        return self.evidence.full(event)
 
     @property
     def verdict(self) -> str:

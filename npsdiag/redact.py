@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from npsdiag import _patterns as pat
+from npsdiag.evidence import MEMORY, EvidenceStore
 from npsdiag.extract import user_key
 from npsdiag.model import (
     Analysis,
@@ -630,8 +631,18 @@ class _Redactor:
         self._freeze()
 
     def rewrite(self, analysis: Analysis) -> Analysis:
-        """Build the redacted copy (after :meth:`collect`)."""
-        return self._rebuild(analysis)
+        """Build the redacted copy (after :meth:`collect`).
+
+        Its events' payloads go to a store of their own, kept as the original's was.
+        """
+        redacted = self._rebuild(analysis)
+        source = analysis.evidence
+        store = EvidenceStore(source.mode if source is not None else MEMORY)
+        for item in (*redacted.incidents, *redacted.notices):
+            for finding in item.findings:
+                store.release(finding.event)
+        redacted.evidence = store
+        return redacted
 
     def _freeze(self) -> None:
         self._resolving_dns = True
@@ -1118,6 +1129,7 @@ class _Redactor:
         return dataclasses.replace(item, **changes)
 
     def _rebuild(self, analysis: Analysis) -> Analysis:
+        self._analysis = analysis
         self._string_index = 0
         self._events = {}
         self._findings = {}
@@ -1217,10 +1229,11 @@ class _Redactor:
         self._findings[id(finding)] = rebuilt
         return rebuilt
 
-    def _event(self, event: Event) -> Event:
-        done = self._events.get(id(event))
+    def _event(self, light: Event) -> Event:
+        done = self._events.get(id(light))
         if done is not None:
             return done
+        event = self._analysis.full_event(light)
         # The server first: it is the host every event names, so it becomes host-1.
         computer = self._s(_HOST, event.computer)
         origin = self._s(_TEXT, event.origin)
@@ -1244,7 +1257,7 @@ class _Redactor:
             data=data,
             message=self._opt(_TEXT, event.message),
         )
-        self._events[id(event)] = rebuilt
+        self._events[id(light)] = rebuilt
         return rebuilt
 
     def _source(self, source: SourceStats) -> SourceStats:

@@ -84,7 +84,7 @@ def test_reports_are_written_and_deterministic(
         outputs[round_] = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert outputs["a"] == outputs["b"]
     report = json.loads(outputs["a"]["r.json"])
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert report["problems"][0]["entry_id"] == "ext.challenge-no-answer"
     html = outputs["a"]["r.html"].decode()
     assert "<script" not in html.lower()
@@ -302,12 +302,13 @@ def test_the_json_names_the_evidence_event_each_diagnosis_rests_on(
     code, out, err = run(capsys, "analyze", str(SAMPLES / name), "--json", "-", "-q")
     assert code == 1, err
     diagnosed = 0
-    for incident in json.loads(out)["incidents"] + json.loads(out)["notices"]:
+    document = json.loads(out)
+    for incident in document["incidents"] + document["notices"]:
         diagnosis = incident["diagnosis"]
         if diagnosis is None:
             continue
         diagnosed += 1
-        event = incident["evidence"][diagnosis["key_evidence"]]["event"]
+        event = document["events"][incident["evidence"][diagnosis["key_evidence"]]["event"]]
         # ``because`` ends with where the deciding event was read: "(<origin> event <id>)".
         assert diagnosis["because"].endswith(f"({event['origin']} event {event['event_id']})")
     assert diagnosed >= 2

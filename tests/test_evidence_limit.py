@@ -310,7 +310,8 @@ def test_json_holds_every_event_whatever_the_limit() -> None:
     document = json.loads(render_report("json", analysis, ReportOptions(max_evidence=1)))
     evidence = document["incidents"][0]["evidence"]
     assert len(evidence) == TOTAL
-    assert [item["event"]["record_id"] for item in evidence] == [1000 + i for i in range(TOTAL)]
+    events = [document["events"][item["event"]] for item in evidence]
+    assert [event["record_id"] for event in events] == [1000 + i for i in range(TOTAL)]
     assert document["incidents"][0]["origins"] == [MAIN_LOG, OTHER_LOG]
 
 

@@ -182,6 +182,8 @@ def strings(value: object) -> Iterator[str]:
         yield value
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for spec in dataclasses.fields(value):
+            if spec.name == "matches":
+                continue  # the catalog's entries, not data from the logs
             yield from strings(getattr(value, spec.name))
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -494,10 +496,10 @@ def test_microsoft_endpoints_codes_and_well_known_ids_are_kept(
         "Microsoft-Windows-Security-Auditing",
         "AuthZAdminCh",
         "S-1-0-0",
-        '"ReasonCode": "9"',
+        '"ReasonCode":"9"',
     ):
         assert kept in text, kept
-    assert "CN=tenant-1" in text and '"data": "tenant-1"' in text
+    assert "CN=tenant-1" in text and '"data":"tenant-1"' in text
     assert "Thumbprint of key used by client: 'thumbprint-1'" in text
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -383,7 +384,7 @@ def test_every_format_is_documented() -> None:
 
 
 def test_registry_entries_are_consistent() -> None:
-    assert set(REPORTS) == {"terminal", "html", "json", "markdown", "csv"}
+    assert set(REPORTS) == {"terminal", "html", "json", "jsonl", "markdown", "csv"}
     suffixes = [report.suffix for report in REPORTS.values()]
     assert len(set(suffixes)) == len(suffixes)
     for name, report in REPORTS.items():
@@ -518,7 +519,7 @@ def test_shorten_says_how_much_is_missing() -> None:
 def test_golden_json_validates_against_the_schema() -> None:
     document = json.loads(golden_path("json").read_text(encoding="utf-8"))
     assert validate_report(document) == []
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert document["tool"] == {
         "name": "npsdiag",
         "version": "0.1.0",
@@ -528,7 +529,7 @@ def test_golden_json_validates_against_the_schema() -> None:
 
 def test_schema_check_catches_a_broken_document() -> None:
     document = json.loads(render("json", build_analysis(), build_options()))
-    del document["incidents"][0]["evidence"][0]["event"]["origin"]
+    del document["events"][0]["origin"]
     document["problems"][0]["rank"] = "first"
     document["sources"][0]["first_time"] = "2026-01-14 09:00"
     document["summary"]["surprise"] = 1
@@ -555,19 +556,40 @@ def test_every_schema_key_is_documented() -> None:
     assert not missing
 
 
-def test_json_is_sorted_and_indented() -> None:
+def event_of(document: dict[str, Any], finding: dict[str, Any]) -> dict[str, Any]:
+    """The evidence event a finding of a JSON report points to."""
+    event: dict[str, Any] = document["events"][finding["event"]]
+    return event
+
+
+def test_json_is_sorted_one_list_element_per_line() -> None:
     text = render("json", build_analysis(), build_options())
     document = json.loads(text)
-    assert text == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    lines = text.splitlines()
+    # Top-level keys sorted; a long list has one element per line; everything else one line.
+    top = [line.split('":', 1)[0].lstrip('{"') for line in [lines[0], *lines] if line[0] == '"']
+    top.insert(0, lines[0].split('":', 1)[0].lstrip('{"'))
+    top = list(dict.fromkeys(top))
+    assert top == sorted(document) and len(top) == len(document)
+    encode = partial(json.dumps, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    for key in ("events", "incidents", "notices", "users"):
+        start = lines.index(f'"{key}":[')
+        listed = [line.rstrip(",") for line in lines[start + 1 : start + 1 + len(document[key])]]
+        assert listed == [encode(item) for item in document[key]], key
+    # Every event is written once and every finding points to its own.
+    findings = [
+        f for item in (*document["incidents"], *document["notices"]) for f in item["evidence"]
+    ]
+    assert sorted(f["event"] for f in findings) == list(range(len(document["events"])))
     first = document["incidents"][0]
-    assert first["evidence"][0]["event"]["time"] == "2026-01-14T09:02:00.000000Z"
+    assert event_of(document, first["evidence"][0])["time"] == "2026-01-14T09:02:00.000000Z"
     assert document["problems"][0]["steps"][0].startswith("Run the extension's configuration")
 
 
 def test_json_keeps_hostile_text_exactly() -> None:
     document = json.loads(render("json", hostile_analysis(), hostile_options()))
     assert validate_report(document) == []
-    event = document["incidents"][0]["evidence"][0]["event"]
+    event = event_of(document, document["incidents"][0]["evidence"][0])
     assert event["message"] == HOSTILE
     assert event["fields"] == {HOSTILE: HOSTILE, "Reason": HOSTILE}
     assert document["tool"]["command_line"] == HOSTILE
@@ -1157,8 +1179,13 @@ def test_one_megabyte_message_renders_fast(name: str) -> None:
         assert document.xpath("//script") == []
         assert display_text(big) in document.xpath("//pre")[0].text_content()
     if name == "json":
-        assert json.loads(text)["incidents"][0]["evidence"][0]["event"]["message"] == big
-    if name != "json":
+        document = json.loads(text)
+        assert event_of(document, document["incidents"][0]["evidence"][0])["message"] == big
+    if name == "jsonl":
+        lines = [json.loads(line) for line in text.split("\n") if line]
+        incident = next(line for line in lines if line["type"] == "incident")
+        assert incident["evidence"][0]["event"]["message"] == big
+    if name not in ("json", "jsonl"):
         assert not FORBIDDEN_DISPLAY.search(text)
 
 
@@ -1175,6 +1202,9 @@ def test_any_text_renders_safely_in_every_format(text: str) -> None:
         assert output.endswith("\n")
         if name == "json":
             assert validate_report(json.loads(output)) == []
+        elif name == "jsonl":
+            assert all(json.loads(line)["type"] for line in output.splitlines())
+            assert output.isascii()
         else:
             assert not FORBIDDEN_DISPLAY.search(output), name
         if name == "html":

@@ -5,8 +5,13 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from npsdiag.catalog import Catalog
+    from npsdiag.model import Analysis
 
 #: Equal to ``npsdiag.report.DEFAULT_MAX_EVIDENCE`` and ``DEFAULT_MAX_INCIDENTS`` (tests
 #: check); not imported from there, so that ``npsdiag --help`` does not load the report
@@ -81,6 +86,39 @@ def analyze(
     from npsdiag.analyze import analyze_paths
     from npsdiag.catalog import load_catalog
     from npsdiag.clock import parse_offset_rule
+    from npsdiag.report import evidence_mode
+
+    _ = debug  # handled by npsdiag.cli.main before the command runs
+    command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    rules = [parse_offset_rule(value) for value in utc_offset]
+    catalog = load_catalog()
+    outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
+    wanted = [name for name, target in outputs.items() if target is not None]
+    analysis = analyze_paths(
+        inputs,
+        catalog=catalog,
+        command_line=command_line,
+        utc_offsets=rules,
+        evidence=evidence_mode(wanted),
+    )
+    try:
+        status = _report(analysis, catalog, outputs, redact, evidence, incidents, quiet)
+    finally:
+        if analysis.evidence is not None:
+            analysis.evidence.close()
+    raise typer.Exit(status)
+
+
+def _report(
+    analysis: Analysis,
+    catalog: Catalog,
+    outputs: dict[str, Path | None],
+    redact: bool,
+    evidence: int,
+    incidents: int,
+    quiet: bool,
+) -> int:
+    """Write the reports asked for and the terminal summary; return the exit status."""
     from npsdiag.report import (
         DEFAULT_MAX_USER_ATTEMPTS,
         REPORTS,
@@ -89,15 +127,12 @@ def analyze(
         write_report,
     )
 
-    _ = debug  # handled by npsdiag.cli.main before the command runs
-    command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
-    rules = [parse_offset_rule(value) for value in utc_offset]
-    catalog = load_catalog()
-    analysis = analyze_paths(inputs, catalog=catalog, command_line=command_line, utc_offsets=rules)
     if redact:
         from npsdiag.redact import redact_analysis
 
-        analysis = redact_analysis(analysis)
+        original, analysis = analysis, redact_analysis(analysis)
+        if original.evidence is not None:
+            original.evidence.close()
     options = ReportOptions(
         guidance=guidance_from_entries(catalog.entries),
         max_evidence=evidence,
@@ -105,7 +140,6 @@ def analyze(
         # "list everything" covers the users' attempts too
         max_user_attempts=0 if incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
     )
-    outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
     to_stdout = False
     for name, target in outputs.items():
         if target is None:
@@ -117,7 +151,9 @@ def analyze(
             write_report(name, analysis, target, options)
     if not quiet and not to_stdout:
         typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
-    raise typer.Exit(exit_status(analysis.verdict))
+    if analysis.evidence is not None:
+        analysis.evidence.close()
+    return exit_status(analysis.verdict)
 
 
 def exit_status(verdict: str) -> int:

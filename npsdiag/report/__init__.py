@@ -11,10 +11,11 @@ Format modules are imported only when a report is rendered, so importing this pa
 from __future__ import annotations
 
 import importlib
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from npsdiag.errors import UsageError
 from npsdiag.model import Analysis
@@ -37,12 +38,14 @@ __all__ = [
     "GuidanceSource",
     "ReportFormat",
     "ReportOptions",
+    "evidence_mode",
     "guidance_from_entries",
     "render_report",
     "write_report",
 ]
 
 Renderer = Callable[[Analysis, ReportOptions], str]
+Writer = Callable[[Analysis, ReportOptions, TextIO], None]
 
 
 class GuidanceSource(Protocol):
@@ -87,12 +90,18 @@ class ReportFormat:
         description: one line saying what the report is for.
         suffix: the usual file suffix, with the dot.
         module: the module (under ``npsdiag.report``) whose ``render`` does the work.
+        shows_evidence: whether the report shows evidence events (their fields and text):
+            only then must the analysis keep the events' payloads (``npsdiag.evidence``).
     """
 
     name: str
     description: str
     suffix: str
     module: str
+    shows_evidence: bool = True
+    #: The module's function that writes the report to a stream, when it has one (the
+    #: formats that hold every incident write as they go); else ``render`` is written.
+    writer: str | None = None
 
     def render(self, analysis: Analysis, options: ReportOptions | None = None) -> str:
         """Render ``analysis`` in this format.
@@ -104,9 +113,25 @@ class ReportFormat:
         Returns:
             The whole report as text, ending with a newline.
         """
+        if self.writer is not None:
+            buffer = io.StringIO()
+            self.write(analysis, buffer, options)
+            return buffer.getvalue()
         module = importlib.import_module(f"npsdiag.report.{self.module}")
         renderer: Renderer = module.render
         return renderer(analysis, options if options is not None else ReportOptions())
+
+    def write(
+        self, analysis: Analysis, stream: TextIO, options: ReportOptions | None = None
+    ) -> None:
+        """Write ``analysis`` in this format to ``stream`` (as a stream when it can)."""
+        options = options if options is not None else ReportOptions()
+        if self.writer is None:
+            stream.write(self.render(analysis, options))
+            return
+        module = importlib.import_module(f"npsdiag.report.{self.module}")
+        writer: Writer = getattr(module, self.writer)
+        writer(analysis, options, stream)
 
 
 REPORTS: dict[str, ReportFormat] = {
@@ -117,6 +142,7 @@ REPORTS: dict[str, ReportFormat] = {
             "Plain or coloured text for the console: problems, incidents, unread files.",
             ".txt",
             "terminal",
+            shows_evidence=False,
         ),
         ReportFormat(
             "html",
@@ -129,6 +155,15 @@ REPORTS: dict[str, ReportFormat] = {
             "The whole analysis as versioned JSON (docs/report-json-schema.md), for tools.",
             ".json",
             "json",
+            writer="write",
+        ),
+        ReportFormat(
+            "jsonl",
+            "JSON Lines: one self-contained object per problem, incident, user ..., for "
+            "streaming consumers.",
+            ".jsonl",
+            "json",
+            writer="write_lines",
         ),
         ReportFormat(
             "markdown",
@@ -141,9 +176,18 @@ REPORTS: dict[str, ReportFormat] = {
             "One row per incident, for spreadsheets and filtering.",
             ".csv",
             "csv",
+            shows_evidence=False,
+            writer="write",
         ),
     )
 }
+
+
+def evidence_mode(names: Iterable[str]) -> str:
+    """How ``npsdiag.analyze.analyze_paths`` should keep evidence for these reports."""
+    from npsdiag.evidence import DROP, SPILL
+
+    return SPILL if any(_lookup(name).shows_evidence for name in names) else DROP
 
 
 def _lookup(name: str) -> ReportFormat:
@@ -171,7 +215,10 @@ def write_report(
     path: str | Path,
     options: ReportOptions | None = None,
 ) -> Path:
-    """Render ``analysis`` in format ``name`` and write it to ``path`` (UTF-8, ``\\n`` newlines).
+    """Write ``analysis`` in format ``name`` to ``path`` (UTF-8, ``\\n`` newlines), atomically.
+
+    The report goes to a temporary file in the same folder first and replaces ``path`` only
+    when complete, so a failure (a full disk) never leaves half a report.
 
     Args:
         name: A key of :data:`REPORTS`.
@@ -185,14 +232,16 @@ def write_report(
     Raises:
         UsageError: ``name`` is unknown or the file cannot be written.
     """
+    from npsdiag.report._output import atomic_text
+
     report = _lookup(name)
-    text = report.render(analysis, options)
     target = Path(path)
     try:
-        target.write_text(text, encoding="utf-8", newline="\n")
+        with atomic_text(target) as stream:
+            report.write(analysis, stream, options)
     except OSError as error:
         raise UsageError(
             f"cannot write the {name} report to '{target}': {error.strerror or error}",
-            hint="check that the folder exists and is writable",
+            hint="check that the folder exists, is writable and has room",
         ) from error
     return target

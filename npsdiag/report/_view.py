@@ -28,8 +28,8 @@ reorder a line, or hide text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from npsdiag.clock import offsets_text
@@ -74,6 +74,7 @@ __all__ = [
     "SourceView",
     "SummaryView",
     "UserView",
+    "ViewBuilder",
     "attempts_shown",
     "build_view",
     "display_text",
@@ -85,6 +86,7 @@ __all__ = [
     "nps_decision",
     "shorten",
     "sorted_incidents",
+    "stream_view",
 ]
 
 #: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
@@ -987,13 +989,28 @@ def build_view(
     Returns:
         The view, in report order.
     """
-    builder = _ViewBuilder(
+    builder = ViewBuilder(
         analysis, options, text, evidence_limit, incident_limit, attempt_limit, evidence
     )
     return builder.build()
 
 
-class _ViewBuilder:
+def stream_view(
+    analysis: Analysis, options: ReportOptions, text: TextPolicy, *, evidence: bool = True
+) -> tuple[ReportView, ViewBuilder]:
+    """The view of ``analysis`` for a format that writes every incident as a stream.
+
+    The returned view holds everything but its long lists: ``incidents``, ``notices`` and
+    ``users`` are empty, and the builder's :meth:`ViewBuilder.iter_incidents`,
+    :meth:`ViewBuilder.iter_notices` and :meth:`ViewBuilder.iter_users` give them one at a
+    time, in report order, so that memory does not grow with the number of incidents. The
+    counts and everything else are those of :func:`build_view` without limits.
+    """
+    builder = ViewBuilder(analysis, options, text, 0, 0, 0, evidence)
+    return builder.build(lists=False), builder
+
+
+class ViewBuilder:
     def __init__(
         self,
         analysis: Analysis,
@@ -1053,20 +1070,30 @@ class _ViewBuilder:
         when = format_time(incident.start) or ""
         return f"{when} {self._text(incident.user) if incident.user else '(no user)'}"
 
-    def build(self) -> ReportView:
+    def iter_incidents(self, *, payloads: bool = True) -> Iterator[IncidentView]:
+        """The listed incidents' views, in report order, built one at a time.
+
+        With ``payloads=False`` the evidence events are not brought back from the evidence
+        store: their views carry no fields, data or message (for a format that writes the
+        events elsewhere and only needs the findings here).
+        """
+        for index in self._shown_incidents:
+            yield self._incident(f"incident-{index + 1}", self._incidents[index], payloads)
+
+    def iter_notices(self, *, payloads: bool = True) -> Iterator[IncidentView]:
+        """The listed notices' views, in report order (see :meth:`iter_incidents`)."""
+        for index in self._shown_notices:
+            yield self._incident(f"notice-{index + 1}", self._notices[index], payloads)
+
+    def build(self, *, lists: bool = True) -> ReportView:
+        """The whole view; with ``lists=False`` without incidents, notices and users."""
         text = self._text
         analysis = self._analysis
         problems = tuple(
             self._problem(rank, problem) for rank, problem in enumerate(analysis.problems, start=1)
         )
-        incidents = tuple(
-            self._incident(f"incident-{index + 1}", self._incidents[index])
-            for index in self._shown_incidents
-        )
-        notices = tuple(
-            self._incident(f"notice-{index + 1}", self._notices[index])
-            for index in self._shown_notices
-        )
+        incidents = tuple(self.iter_incidents()) if lists else ()
+        notices = tuple(self.iter_notices()) if lists else ()
         sources = tuple(
             self._source(source)
             for source in sorted(analysis.sources, key=lambda item: (item.name, item.kind))
@@ -1088,7 +1115,7 @@ class _ViewBuilder:
             sources=sources,
             unknown_codes=unknown_codes,
             config_findings=config_findings,
-            users=self._users(),
+            users=tuple(self.iter_users()) if lists else (),
             coverage=self._coverage(),
             other_logs=tuple(
                 (text(name), text(note))
@@ -1148,57 +1175,57 @@ class _ViewBuilder:
             verdict=self._analysis.verdict,
         )
 
-    def _users(self) -> tuple[UserView, ...]:
-        text = self._text
-        people: list[tuple[tuple[int, str, str, tuple[str, ...], str], UserView]] = []
+    def iter_users(self) -> Iterator[UserView]:
+        """The affected users' views in report order, each built when it is reached."""
         groups: dict[str, list[Incident]] = {}
         for incident in self._incidents:
             name_of = self._persons.get(id(incident))
             if name_of is not None:
                 groups.setdefault(name_of, []).append(incident)
+        order: list[tuple[tuple[int, str, str], str, list[Incident]]] = []
         for person, group in groups.items():
             failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
-            if not failed:
-                continue
-            # The person's own name first, then the other forms the logs used.
-            names = list(
-                dict.fromkeys(
-                    [text(person)] + [text(incident.user) for incident in group if incident.user]
-                )
+            if failed:
+                name = self._text(person)
+                order.append(((-failed, name.casefold(), name), person, group))
+        # Ties (two people of the same failures and name) keep their first attempt's order.
+        order.sort(key=lambda item: item[0])
+        for number, (_key, person, group) in enumerate(order, start=1):
+            yield self._user(f"user-{number}", person, group)
+
+    def _user(self, anchor: str, person: str, group: list[Incident]) -> UserView:
+        text = self._text
+        failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
+        # The person's own name first, then the other forms the logs used.
+        names = list(
+            dict.fromkeys(
+                [text(person)] + [text(incident.user) for incident in group if incident.user]
             )
-            keys = tuple(
-                sorted(
-                    {
-                        text(key)
-                        for incident in group
-                        for finding in incident.findings
-                        for key in finding.identity_keys
-                        if key
-                    }
-                )
+        )
+        keys = tuple(
+            sorted(
+                {
+                    text(key)
+                    for incident in group
+                    for finding in incident.findings
+                    for key in finding.identity_keys
+                    if key
+                }
             )
-            name = names[0] if names else keys[0]
-            first_time = format_time(min(_utc(incident.start) for incident in group)) or ""
-            user = UserView(
-                anchor="",
-                name=name,
-                other_names=tuple(names[1:]),
-                identity_keys=keys,
-                failed=failed,
-                succeeded=sum(1 for incident in group if incident.outcome == "accepted"),
-                first_time=first_time,
-                last_time=format_time(max(_utc(incident.end) for incident in group)) or "",
-                attempts=tuple(
-                    self._attempt(group[index])
-                    for index in attempts_shown(group, self._attempt_limit)
-                ),
-                attempt_count=len(group),
-            )
-            people.append(((-failed, name.casefold(), name, keys, first_time), user))
-        people.sort(key=lambda item: item[0])
-        return tuple(
-            replace(user, anchor=f"user-{index}")
-            for index, (_order, user) in enumerate(people, start=1)
+        )
+        return UserView(
+            anchor=anchor,
+            name=names[0],
+            other_names=tuple(names[1:]),
+            identity_keys=keys,
+            failed=failed,
+            succeeded=sum(1 for incident in group if incident.outcome == "accepted"),
+            first_time=format_time(min(_utc(incident.start) for incident in group)) or "",
+            last_time=format_time(max(_utc(incident.end) for incident in group)) or "",
+            attempts=tuple(
+                self._attempt(group[index]) for index in attempts_shown(group, self._attempt_limit)
+            ),
+            attempt_count=len(group),
         )
 
     def _attempt(self, incident: Incident) -> AttemptView:
@@ -1278,13 +1305,13 @@ class _ViewBuilder:
             missing=tuple((role, role_label(role), export_hint(role)) for role in problem.missing),
         )
 
-    def _incident(self, anchor: str, incident: Incident) -> IncidentView:
+    def _incident(self, anchor: str, incident: Incident, payloads: bool = True) -> IncidentView:
         text = self._text
         every = incident.findings
         shown = evidence_shown(incident, self._evidence_limit) if self._evidence else []
         # Only the listed events are converted (the cost of a view is in its events); the
         # origins name the files of every event, listed or not.
-        findings = tuple(self._finding(every[index]) for index in shown)
+        findings = tuple(self._finding(every[index], payloads) for index in shown)
         origins = tuple(sorted({text(origin) for origin in {f.event.origin for f in every}}))
         return IncidentView(
             anchor=anchor,
@@ -1321,10 +1348,11 @@ class _ViewBuilder:
     def _optional(self, value: str | None) -> str | None:
         return None if value is None else self._text(value)
 
-    def _finding(self, finding: Finding) -> FindingView:
+    def _finding(self, finding: Finding, payload: bool = True) -> FindingView:
         text = self._text
         optional = self._optional
-        event = finding.event
+        # Only the events a report lists are brought back from the evidence store.
+        event = self._analysis.full_event(finding.event) if payload else finding.event
         event_view = EventView(
             time=format_time(event.time) or "",
             channel=text(event.channel),

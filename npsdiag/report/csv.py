@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TextIO
 
 from npsdiag.model import Analysis
-from npsdiag.report._view import IncidentView, ReportOptions, build_view, display_text
+from npsdiag.report._view import IncidentView, ReportOptions, display_text, stream_view
 
-__all__ = ["COLUMNS", "neutralise_formula", "render"]
+__all__ = ["COLUMNS", "neutralise_formula", "render", "write"]
 
 #: Column order of the CSV report; never reorder (append new columns at the end).
 COLUMNS = (
@@ -63,12 +64,17 @@ def _row(incident: IncidentView) -> list[str]:
     return [neutralise_formula(cell) for cell in cells]
 
 
-def render(analysis: Analysis, options: ReportOptions) -> str:
-    """Render the incidents of ``analysis`` as CSV (header row first)."""
-    view = build_view(analysis, options, display_text, evidence=False)  # none shown
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
+    """Write the incidents of ``analysis`` as CSV (header row first), row by row."""
+    _view, builder = stream_view(analysis, options, display_text, evidence=False)  # none shown
+    writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
-    for incident in view.incidents:
+    for incident in builder.iter_incidents():
         writer.writerow(_row(incident))
+
+
+def render(analysis: Analysis, options: ReportOptions) -> str:
+    """The CSV report as one string (see :func:`write`)."""
+    buffer = io.StringIO()
+    write(analysis, options, buffer)
     return buffer.getvalue()

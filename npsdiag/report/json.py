@@ -1,15 +1,25 @@
 """The JSON report: the whole analysis, versioned (``docs/report-json-schema.md``).
 
-Output is deterministic: keys sorted, two-space indent, UTF-8 characters kept as they
-are (``ensure_ascii=False``), control characters escaped by the JSON encoder. Event
-text is kept verbatim except lone surrogates, which become U+FFFD.
+Written as a stream, so that a case of a million events needs no more memory than one of a
+thousand: every incident, notice, user and evidence event is encoded (by the json module's C
+encoder) and written when it is reached. The layout is deterministic: keys sorted, the small
+top-level values on one line each, and the long lists (``events``, ``incidents``, ``notices``,
+``users``) one element per line, so that two reports of the same data are byte-identical and
+diff line by line. UTF-8 characters are kept as they are (``ensure_ascii=False``), control
+characters escaped by the encoder. Event text is kept verbatim except lone surrogates, which
+become U+FFFD.
+
+Every evidence event is written once, in the top-level ``events`` table, and referenced by its
+index from the finding that read it (``evidence[].event``).
 """
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from npsdiag.clock import format_offset
 from npsdiag.model import Analysis
@@ -18,25 +28,37 @@ from npsdiag.report._view import (
     ClockView,
     CoverageView,
     DiagnosisView,
+    EventView,
     FindingView,
     IncidentView,
     ProblemView,
     ReportOptions,
+    ReportView,
     SourceView,
     UserView,
-    build_view,
+    ViewBuilder,
     json_text,
+    stream_view,
 )
 
-__all__ = ["SCHEMA_VERSION", "render", "to_document"]
+__all__ = ["SCHEMA_VERSION", "event_document", "render", "write", "write_lines"]
 
 #: Bumped on any change that removes or renames a key or changes a value's meaning; adding
-#: a key (as ``users`` was added) does not bump it. Version 2: counts follow
-#: ``npsdiag.counts`` (``summary.users`` counts persons with an attempt,
-#: ``sources_not_fully_read`` only inputs whose data was lost), outcome ``timed-out``.
-SCHEMA_VERSION = 2
+#: a key does not bump it. Version 2: counts follow ``npsdiag.counts``, outcome
+#: ``timed-out``. Version 3: evidence events in the top-level ``events`` table, referenced
+#: by index from each finding; one element of a long list per line.
+SCHEMA_VERSION = 3
 
 JsonObject = dict[str, Any]
+
+_encode = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+#: JSON Lines are split by line-reading code that may also break at U+2028, U+0085 and the
+#: like: every non-ASCII character is escaped there, so a line is always one object.
+_encode_line = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+).encode
 
 
 def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
@@ -53,8 +75,26 @@ def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
     }
 
 
-def _finding(finding: FindingView) -> JsonObject:
-    event = finding.event
+def event_document(event: EventView) -> JsonObject:
+    """One evidence event as the ``events`` table (and JSON Lines) hold it."""
+    return {
+        "time": event.time,
+        "channel": event.channel,
+        "provider": event.provider,
+        "event_id": event.event_id,
+        "level": event.level,
+        "computer": event.computer,
+        "record_id": event.record_id,
+        "fields": dict(event.fields),
+        "data": list(event.data),
+        "message": event.message,
+        "origin": event.origin,
+        "qualifiers": event.qualifiers,
+        "keywords": event.keywords,
+    }
+
+
+def _finding(finding: FindingView, event: int | JsonObject) -> JsonObject:
     return {
         "kind": finding.kind,
         "codes": list(finding.codes),
@@ -71,25 +111,11 @@ def _finding(finding: FindingView) -> JsonObject:
         "client_ip": finding.client_ip,
         "client_name": finding.client_name,
         "nas_ip": finding.nas_ip,
-        "event": {
-            "time": event.time,
-            "channel": event.channel,
-            "provider": event.provider,
-            "event_id": event.event_id,
-            "level": event.level,
-            "computer": event.computer,
-            "record_id": event.record_id,
-            "fields": dict(event.fields),
-            "data": list(event.data),
-            "message": event.message,
-            "origin": event.origin,
-            "qualifiers": event.qualifiers,
-            "keywords": event.keywords,
-        },
+        "event": event,
     }
 
 
-def _incident(incident: IncidentView) -> JsonObject:
+def _incident(incident: IncidentView, evidence: list[JsonObject]) -> JsonObject:
     return {
         "key": incident.key,
         "user": incident.user,
@@ -101,7 +127,7 @@ def _incident(incident: IncidentView) -> JsonObject:
         "diagnosis": _diagnosis(incident.diagnosis),
         "problem_ranks": [reference.rank for reference in incident.problems],
         "origins": list(incident.origins),
-        "evidence": [_finding(finding) for finding in incident.findings],
+        "evidence": evidence,
     }
 
 
@@ -203,9 +229,8 @@ def _clock(clock: ClockView) -> JsonObject:
     }
 
 
-def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
-    """The JSON document of ``analysis`` as Python data (what :func:`render` serialises)."""
-    view = build_view(analysis, options, json_text)
+def _head(view: ReportView) -> JsonObject:
+    """Every top-level value that is not a long list."""
     summary = view.summary
     return {
         "schema_version": SCHEMA_VERSION,
@@ -236,18 +261,101 @@ def to_document(analysis: Analysis, options: ReportOptions) -> JsonObject:
         },
         "clocks": [_clock(clock) for clock in view.clocks],
         "problems": [_problem(problem) for problem in view.problems],
-        "incidents": [_incident(incident) for incident in view.incidents],
-        "notices": [_incident(notice) for notice in view.notices],
-        "users": [_user(user) for user in view.users],
         "sources": [_source(source) for source in view.sources],
         "unknown_codes": list(view.unknown_codes),
         "config_findings": [dict(finding) for finding in view.config_findings],
     }
 
 
+def _items(builder: ViewBuilder) -> Iterator[IncidentView]:
+    yield from builder.iter_incidents()
+    yield from builder.iter_notices()
+
+
+def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
+    """Write the JSON report of ``analysis`` to ``stream``, element by element."""
+    view, builder = stream_view(analysis, options, json_text)
+    head = _head(view)
+    lists: dict[str, Callable[[], Iterable[JsonObject]]] = {
+        "events": lambda: _events(builder),
+        "incidents": lambda: _incidents(builder.iter_incidents(payloads=False), 0),
+        # The notices' events follow every incident's in ``events``.
+        "notices": lambda: _incidents(
+            builder.iter_notices(payloads=False),
+            sum(len(incident.findings) for incident in analysis.incidents),
+        ),
+        "users": lambda: (_user(user) for user in builder.iter_users()),
+    }
+    keys = sorted([*head, *lists])
+    stream.write("{")
+    for position, key in enumerate(keys):
+        stream.write(_encode(key) + ":")
+        if key in lists:
+            stream.write("[")
+            for number, item in enumerate(lists[key]()):
+                stream.write(("\n" if number == 0 else ",\n") + _encode(item))
+            stream.write("\n]")
+        else:
+            stream.write(_encode(head[key]))
+        stream.write(",\n" if position < len(keys) - 1 else "}\n")
+
+
+def _events(builder: ViewBuilder) -> Iterator[JsonObject]:
+    for incident in _items(builder):
+        for finding in incident.findings:
+            yield event_document(finding.event)
+
+
+def _incidents(incidents: Iterable[IncidentView], first_event: int) -> Iterator[JsonObject]:
+    """Incidents whose findings point into ``events``, counting from ``first_event``."""
+    number = first_event
+    for incident in incidents:
+        evidence = []
+        for finding in incident.findings:
+            evidence.append(_finding(finding, number))
+            number += 1
+        yield _incident(incident, evidence)
+
+
 def render(analysis: Analysis, options: ReportOptions) -> str:
-    """Render ``analysis`` as the JSON report (sorted keys, indent 2, trailing newline)."""
-    document = to_document(analysis, options)
-    return (
-        json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    )
+    """The JSON report as one string (see :func:`write`)."""
+    buffer = io.StringIO()
+    write(analysis, options, buffer)
+    return buffer.getvalue()
+
+
+def write_lines(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
+    """Write the analysis as JSON Lines: one self-contained JSON object per line.
+
+    The first line is the report (``"type": "report"``: schema version, tool, verdict,
+    summary, coverage, clocks, servers); then one line per problem, incident (its findings
+    with their events inline), notice, user, source, configuration finding and unknown code,
+    each with its ``type``, in report order. For tools that process a huge case as a stream.
+    """
+    view, builder = stream_view(analysis, options, json_text)
+    head = _head(view)
+    first = {
+        "type": "report",
+        **{
+            key: head[key]
+            for key in ("schema_version", "tool", "servers", "verdict", "summary", "coverage")
+        },
+        "clocks": head["clocks"],
+    }
+    stream.write(_encode_line(first) + "\n")
+    for problem in head["problems"]:
+        stream.write(_encode_line({"type": "problem", **problem}) + "\n")
+    for kind, items in (("incident", builder.iter_incidents()), ("notice", builder.iter_notices())):
+        for incident in items:
+            evidence = [
+                _finding(finding, event_document(finding.event)) for finding in incident.findings
+            ]
+            stream.write(_encode_line({"type": kind, **_incident(incident, evidence)}) + "\n")
+    for user in builder.iter_users():
+        stream.write(_encode_line({"type": "user", **_user(user)}) + "\n")
+    for source in head["sources"]:
+        stream.write(_encode_line({"type": "source", **source}) + "\n")
+    for finding in head["config_findings"]:
+        stream.write(_encode_line({"type": "config_finding", "finding": finding}) + "\n")
+    for code in head["unknown_codes"]:
+        stream.write(_encode_line({"type": "unknown_code", "code": code}) + "\n")

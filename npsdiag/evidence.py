@@ -1,0 +1,133 @@
+"""Where the bulk of the evidence lives while a case is diagnosed: out of memory.
+
+An NPS Security event carries some thirty named values (2-3 KB as Python objects); the
+diagnosis needs none of them once the extractor has read the user, the reason code and the
+client. So right after extraction, the event's payload (``fields``, ``data``, ``message``)
+leaves the Event, which keeps only what grouping, ordering and reports need to place it (time,
+channel, provider, id, computer, record id, origin). Memory then grows with the number of
+relevant events by a few hundred bytes each, not by kilobytes.
+
+What happens to the payload is decided by the reports to be written:
+
+- ``spill``: written to an unnamed temporary file (``marshal``, read back by offset) for the
+  reports that show evidence (HTML, JSON, JSON Lines, Markdown); :meth:`EvidenceStore.full`
+  returns the whole event again, one at a time, when a report renders it;
+- ``drop``: thrown away, when no report shows an evidence event (terminal, CSV);
+- ``memory``: kept on the Event (an analysis built in memory, tests, ``explain``).
+
+The temporary file has no name on POSIX and is deleted on close on Windows, so an interrupted
+run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import marshal
+import struct
+import tempfile
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import IO
+
+from npsdiag.model import Event
+
+__all__ = ["DROP", "MEMORY", "SPILL", "EvidenceStore"]
+
+SPILL = "spill"
+DROP = "drop"
+MEMORY = "memory"
+
+#: What a payload-less event holds instead of its fields (read-only, shared).
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
+_LENGTH = struct.Struct("<I")
+
+
+class EvidenceStore:
+    """The payloads of the events of one analysis.
+
+    Args:
+        mode: :data:`SPILL`, :data:`DROP` or :data:`MEMORY` (see the module's description).
+    """
+
+    def __init__(self, mode: str = MEMORY) -> None:
+        if mode not in (SPILL, DROP, MEMORY):
+            raise ValueError(f"unknown evidence mode {mode!r}")
+        self.mode = mode
+        self._file: IO[bytes] | None = None
+        self._end = 0
+        self._reading = False
+
+    @property
+    def restorable(self) -> bool:
+        """Whether :meth:`full` gives events back with their payload."""
+        return self.mode != DROP
+
+    def release(self, event: Event) -> None:
+        """Move ``event``'s payload out of memory (or drop it), as the mode says."""
+        if self.mode == MEMORY or event.ref is not None:
+            return
+        if self.mode == SPILL:
+            blob = marshal.dumps((dict(event.fields), event.data, event.message))
+            handle = self._handle()
+            if self._reading:
+                handle.seek(0, 2)
+                self._reading = False
+            handle.write(_LENGTH.pack(len(blob)))
+            handle.write(blob)
+            event.ref = self._end
+            self._end += _LENGTH.size + len(blob)
+        else:
+            event.ref = -1
+        event.fields = _NO_FIELDS
+        event.data = ()
+        event.message = None
+        event._text = None
+
+    def full(self, event: Event) -> Event:
+        """``event`` with its payload: itself when it still has it, else a restored copy.
+
+        A dropped payload cannot be restored: the event comes back as it is.
+        """
+        ref = event.ref
+        if ref is None or ref < 0 or self._file is None:
+            return event
+        handle = self._file
+        if not self._reading:
+            handle.flush()
+            self._reading = True
+        handle.seek(ref)
+        (length,) = _LENGTH.unpack(handle.read(_LENGTH.size))
+        fields, data, message = marshal.loads(handle.read(length))
+        return Event(
+            time=event.time,
+            channel=event.channel,
+            provider=event.provider,
+            event_id=event.event_id,
+            level=event.level,
+            computer=event.computer,
+            record_id=event.record_id,
+            fields=fields,
+            data=data,
+            message=message,
+            origin=event.origin,
+            qualifiers=event.qualifiers,
+            keywords=event.keywords,
+        )
+
+    def _handle(self) -> IO[bytes]:
+        if self._file is None:
+            # Lives as long as the store; close() deletes it.
+            self._file = tempfile.TemporaryFile(prefix="npsdiag-evidence-")  # noqa: SIM115
+        return self._file
+
+    def close(self) -> None:
+        """Delete the temporary file (events can no longer be restored)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self.mode = DROP
+
+    def __enter__(self) -> EvidenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
