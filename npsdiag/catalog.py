@@ -62,6 +62,7 @@ __all__ = [
     "SCOPES",
     "SEVERITIES",
     "SOURCES",
+    "STEP_KINDS",
     "UNKNOWN_CODE_ID",
     "Catalog",
     "CatalogCheck",
@@ -69,6 +70,7 @@ __all__ = [
     "ConfigCheck",
     "Match",
     "MatchRule",
+    "Step",
     "check_catalog",
     "code_to_kebab",
     "load_catalog",
@@ -88,6 +90,22 @@ SOURCES: tuple[str, ...] = (
     "aadsts-reference",
     "npsdiag",
 )
+#: What a next step does (documented in catalog/README.md), so a report can lead with the fix:
+#: ``fix`` changes something so the cause goes away (a workaround counts), ``check`` looks at
+#: something to confirm or narrow down the cause and changes nothing, ``collect`` gathers data
+#: for a later step or for support, ``escalate`` hands the problem to someone else (Microsoft
+#: support, a vendor, a security team, a manager).
+STEP_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        "fix": "changes something so the cause goes away (a workaround counts)",
+        "check": "looks at something to confirm or narrow down the cause; changes nothing",
+        "collect": "gathers data for a later step or for a support case",
+        "escalate": "hands the problem to someone else (Microsoft support, a vendor, a team)",
+    }
+)
+#: Categories whose entries must say how to fix the cause (a ``fix`` step); ``needs-support``
+#: entries may escalate instead.
+_NEEDS_FIX: tuple[str, ...] = ("configuration", "user")
 #: RADIUS response states the extension names in its "ignoring request" message.
 RESPONSE_STATES: tuple[str, ...] = ("AccessAccept", "AccessReject", "AccessChallenge")
 #: The entry that stands for any code or extension message the catalog does not know.
@@ -433,6 +451,14 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One next step of an entry and what kind of step it is (:data:`STEP_KINDS`)."""
+
+    kind: str
+    text: str
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     """One validated catalog entry (field meanings: catalog/README.md).
@@ -461,6 +487,28 @@ class CatalogEntry:
     #: For a configuration check: ids (or families) of the entries whose failures this
     #: misconfiguration explains; the diagnosis links them in the report.
     explains: tuple[str, ...] = ()
+    #: The kind of each of ``steps`` (:data:`STEP_KINDS`), in the same order.
+    step_kinds: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.step_kinds) != len(self.steps):
+            raise ValueError(
+                f"entry {self.id}: {len(self.steps)} steps but {len(self.step_kinds)} step kinds"
+            )
+
+    @property
+    def typed_steps(self) -> tuple[Step, ...]:
+        """The next steps with their kinds, in order (``steps`` holds the texts alone)."""
+        return tuple(
+            Step(kind, text) for kind, text in zip(self.step_kinds, self.steps, strict=True)
+        )
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """The texts of the ``fix`` steps, in order: what removes the cause."""
+        return tuple(
+            text for kind, text in zip(self.step_kinds, self.steps, strict=True) if kind == "fix"
+        )
 
     @property
     def family(self) -> str:
@@ -499,6 +547,7 @@ class CatalogEntry:
             "explains": list(self.explains),
             "cause": self.cause,
             "steps": list(self.steps),
+            "step_kinds": list(self.step_kinds),
             "collect": list(self.collect),
             "references": list(self.references),
             "examples": list(self.examples),
@@ -998,7 +1047,8 @@ def _validate_entry(
     scope = _choice(raw, "scope", SCOPES, error)
     source = _choice(raw, "source", SOURCES, error)
     cause = _string(raw, "cause", error)
-    steps = _string_list(raw, "steps", error)
+    typed_steps = _steps(raw, error)
+    steps = None if typed_steps is None else tuple(step.text for step in typed_steps)
     collect = _string_list(raw, "collect", error) if "collect" in raw else ()
     references = _string_list(raw, "references", error)
     examples = _string_list(raw, "examples", error)
@@ -1050,6 +1100,7 @@ def _validate_entry(
         check=check,
         detector=detector,
         explains=explains or (),
+        step_kinds=tuple(step.kind for step in typed_steps or ()),
     )
 
 
@@ -1097,6 +1148,40 @@ def _choice(
         error(f"{key} '{value}' is not allowed (expected one of: {', '.join(allowed)})")
         return None
     return value
+
+
+def _steps(raw: Mapping[Any, Any], error: _Report) -> tuple[Step, ...] | None:
+    """Validate ``steps``: a list of one-key mappings, ``<kind>: <text>`` (:data:`STEP_KINDS`)."""
+    if "steps" not in raw:
+        return None
+    value = raw["steps"]
+    if value is None:
+        return ()
+    kinds = ", ".join(STEP_KINDS)
+    if not isinstance(value, list):
+        error(f"'steps' must be a list of '<kind>: <text>' items (kinds: {kinds})")
+        return None
+    steps: list[Step] = []
+    for position, item in enumerate(value, start=1):
+        where = f"'steps' item {position}"
+        if isinstance(item, str):
+            error(f"{where} has no kind: write it as '- fix: <text>' (kinds: {kinds})")
+            return None
+        if not isinstance(item, Mapping) or len(item) != 1:
+            error(f"{where} must be one '<kind>: <text>' pair (kinds: {kinds})")
+            return None
+        ((kind, text),) = item.items()
+        if kind not in STEP_KINDS:
+            error(
+                f"{where}: kind '{kind}' is not allowed (expected one of: {kinds}); "
+                "quote a step text that contains ': '"
+            )
+            return None
+        if not isinstance(text, str) or not text.strip():
+            error(f"{where} must be a non-empty text after '{kind}:'")
+            return None
+        steps.append(Step(kind, text.strip()))
+    return tuple(steps)
 
 
 def _string_list(raw: Mapping[Any, Any], key: str, error: _Report) -> tuple[str, ...] | None:
@@ -1380,6 +1465,20 @@ def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> Non
                 entry.file,
                 where,
                 f"{len(entry.steps)} steps; keep it to {_MAX_STEPS} or fewer so it stays readable",
+            )
+        if entry.steps and entry.category in _NEEDS_FIX and not entry.fixes:
+            collector.warn(
+                entry.file,
+                where,
+                f"no 'fix' step: a {entry.category} entry says what removes the cause",
+            )
+        if (
+            entry.category == "needs-support"
+            and entry.steps
+            and not {"fix", "escalate"} & set(entry.step_kinds)
+        ):
+            collector.warn(
+                entry.file, where, "needs-support entry with neither 'fix' nor 'escalate'"
             )
         if entry.category == "needs-support" and not entry.collect:
             collector.warn(entry.file, where, "needs-support entry without a 'collect' list")

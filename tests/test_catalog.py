@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import importlib.util
 import json
@@ -28,10 +29,12 @@ from npsdiag.catalog import (
     SCOPES,
     SEVERITIES,
     SOURCES,
+    STEP_KINDS,
     UNKNOWN_CODE_ID,
     Catalog,
     CatalogEntry,
     MatchRule,
+    Step,
     check_catalog,
     code_to_kebab,
     load_catalog,
@@ -137,7 +140,7 @@ VALID_ENTRY = """\
     code: SAMPLE_ERROR
   cause: Something is wrong.
   steps:
-    - Fix it.
+    - fix: Fix it.
   collect:
     - The log.
   references:
@@ -157,7 +160,7 @@ DETECTOR_ENTRY = """\
   detector: repeated-discards
   cause: Something repeats.
   steps:
-    - Fix it.
+    - fix: Fix it.
   references:
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension
   source: facts
@@ -495,7 +498,7 @@ def _entry_yaml(entry_id: str, match: str, category: str = "configuration") -> s
     return (
         f"- id: {entry_id}\n  title: t\n  category: {category}\n  severity: low\n"
         f"  scope: user\n  match:\n{textwrap.indent(textwrap.dedent(match), '    ')}"
-        "  cause: c\n  steps: [s]\n  references: [https://example.com/x]\n"
+        "  cause: c\n  steps: [{fix: s}]\n  references: [https://example.com/x]\n"
         "  examples: [x]\n  source: facts\n"
     )
 
@@ -630,8 +633,14 @@ def test_duplicate_ids_across_files_name_the_first_file(tmp_path: Path) -> None:
         ("match:\n    code: SAMPLE_ERROR", "match: {}", "match rule 1: is empty"),
         ("match:\n    code: SAMPLE_ERROR", "match: []", "match must be a rule"),
         ("id: ext.sample-error", "id: Ext.Sample_Error", "must be lower-case dotted kebab-case"),
-        ("  - Fix it.", "  - 'Fix: it'\n    - Check: this", "'steps' item 2 is a mapping"),
-        ("  - Fix it.", "  []", "steps must not be empty for a 'configuration' entry"),
+        ("    - fix: Fix it.", "    - Fix it.", "'steps' item 1 has no kind: write it as"),
+        ("    - fix: Fix it.", "    - repair: Fix it.", "kind 'repair' is not allowed"),
+        ("    - fix: Fix it.", "    - Fix: it", "kind 'Fix' is not allowed"),
+        ("    - fix: Fix it.", "    - {fix: a, check: b}", "must be one '<kind>: <text>' pair"),
+        ("    - fix: Fix it.", "    - fix: ''", "must be a non-empty text after 'fix:'"),
+        ("    - fix: Fix it.", "    - [fix, it]", "must be one '<kind>: <text>' pair"),
+        ("  steps:\n    - fix: Fix it.", "  steps: fix", "'steps' must be a list"),
+        ("  - fix: Fix it.", "  []", "steps must not be empty for a 'configuration' entry"),
         ("  - https://learn", "  - http://learn", "reference 'http://learn.microsoft.com/entra"),
         ("    - 'ErrorCode:: SAMPLE_ERROR Msg:: broken'", "    []", "examples must hold at least"),
         ("title: Sample error", "title: [a, b]", "'title' must be a non-empty string"),
@@ -645,9 +654,59 @@ def test_bad_values_are_reported(tmp_path: Path, old: str, new: str, expected: s
     assert all(error.startswith(f"{tmp_path / 'bad.yaml'}: ") for error in errors)
 
 
+def test_steps_carry_their_kinds(tmp_path: Path) -> None:
+    text = VALID_ENTRY.replace(
+        "    - fix: Fix it.\n",
+        "    - check: Look first.\n    - fix: Fix it.\n    - collect: Keep the log.\n"
+        "    - escalate: 'Then call: support.'\n",
+    )
+    result = check_catalog([_write(tmp_path, "kinds.yaml", text)])
+    assert result.errors == () and result.catalog is not None
+    entry = result.catalog.get("ext.sample-error")
+    assert entry.steps == ("Look first.", "Fix it.", "Keep the log.", "Then call: support.")
+    assert entry.step_kinds == ("check", "fix", "collect", "escalate")
+    assert entry.typed_steps[1] == Step("fix", "Fix it.")
+    assert entry.fixes == ("Fix it.",)
+    assert entry.to_dict()["step_kinds"] == ["check", "fix", "collect", "escalate"]
+
+
+def test_step_kinds_must_fit_the_steps() -> None:
+    entry = load_catalog().get("ext.ests-token-error")
+    with pytest.raises(ValueError, match="step kinds"):
+        dataclasses.replace(entry, step_kinds=entry.step_kinds[:-1])
+
+
+@pytest.mark.parametrize(
+    ("category", "kinds", "warning"),
+    [
+        ("configuration", ("check",), "no 'fix' step"),
+        ("user", ("check", "collect"), "no 'fix' step"),
+        ("needs-support", ("check",), "neither 'fix' nor 'escalate'"),
+    ],
+)
+def test_entries_without_a_fix_are_linted(
+    tmp_path: Path, category: str, kinds: tuple[str, ...], warning: str
+) -> None:
+    steps = "".join(f"    - {kind}: Step {n}.\n" for n, kind in enumerate(kinds))
+    text = VALID_ENTRY.replace("    - fix: Fix it.\n", steps).replace(
+        "category: configuration", f"category: {category}"
+    )
+    result = check_catalog([_write(tmp_path, "lint.yaml", text)])
+    assert result.errors == ()
+    assert any(warning in line for line in result.warnings), result.warnings
+
+
+def test_every_shipped_failure_entry_says_how_to_fix_it(shipped: Catalog) -> None:
+    for entry in shipped:
+        if entry.category in ("configuration", "user"):
+            assert entry.fixes, entry.id
+        if entry.category == "needs-support":
+            assert {"fix", "escalate"} & set(entry.step_kinds), entry.id
+
+
 def test_benign_entries_may_omit_steps(tmp_path: Path) -> None:
     text = VALID_ENTRY.replace("category: configuration", "category: not-an-error")
-    text = text.replace("  steps:\n    - Fix it.\n", "  steps: []\n")
+    text = text.replace("  steps:\n    - fix: Fix it.\n", "  steps: []\n")
     assert _errors(tmp_path, "benign.yaml", text) == ()
 
 
@@ -857,7 +916,7 @@ def test_shipped_detectors_map_to_their_entries(shipped: Catalog) -> None:
 def test_readme_documents_every_field_and_value() -> None:
     readme = (CATALOG_DIR / "README.md").read_text(encoding="utf-8")
     values = CATEGORIES + SEVERITIES + SCOPES + SOURCES + RESPONSE_STATES + ENTRY_KEYS + RULE_KEYS
-    values += tuple(DETECTORS)
+    values += tuple(DETECTORS) + tuple(STEP_KINDS)
     missing = [value for value in values if f"`{value}`" not in readme]
     assert missing == []
     for severity in SEVERITIES:
@@ -878,6 +937,9 @@ def test_schema_enums_match_the_validator() -> None:
     assert set(rule["properties"]["kind"]["enum"]) == set(catalog_module._KINDS)
     assert entry["properties"]["id"]["pattern"] == catalog_module._ID_PATTERN.pattern
     assert tuple(entry["properties"]["detector"]["enum"]) == tuple(DETECTORS)
+    step = schema["$defs"]["step"]
+    assert tuple(step["propertyNames"]["enum"]) == tuple(STEP_KINDS)
+    assert entry["properties"]["steps"]["items"] == {"$ref": "#/$defs/step"}
 
 
 def test_shipped_yaml_validates_against_the_schema() -> None:

@@ -196,7 +196,8 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
     if entry.steps:
         lines += ["", "Next steps:"]
         lines += [
-            _indent(step, first=f"  {number}. ") for number, step in enumerate(entry.steps, 1)
+            _indent(step.text, first=f"  {number}. ({step.kind}) ")
+            for number, step in enumerate(entry.typed_steps, 1)
         ]
     if entry.collect:
         lines += ["", "Collect for support:"]
