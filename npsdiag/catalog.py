@@ -171,6 +171,7 @@ RULE_KEYS: tuple[str, ...] = (
     "response_state",
     "event_id",
     "reason_code",
+    "error_code",
     "fallback",
 )
 #: Every key a configuration check may carry (documented in catalog/README.md).
@@ -264,6 +265,8 @@ class MatchRule:
         response_state: the finding's RADIUS response state (``AccessReject`` ...).
         event_id: the event id of the finding's event.
         reason_code: the NPS reason code of the finding.
+        error_code: the error code of a client-side finding (RD Gateway ErrorCode, VPN client
+            error); any integer, negative ones included.
         fallback: the rule only applies when no other entry matches the finding.
     """
 
@@ -274,6 +277,7 @@ class MatchRule:
     response_state: str | None = None
     event_id: int | None = None
     reason_code: int | None = None
+    error_code: int | None = None
     fallback: bool = False
     pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     #: Lower-case text every match of ``message`` contains, to reject ASCII text cheaply.
@@ -299,6 +303,7 @@ class MatchRule:
             self.response_state,
             self.event_id,
             self.reason_code,
+            self.error_code,
         )
 
     def matches(self, finding: Finding) -> bool:
@@ -318,6 +323,8 @@ class MatchRule:
         if self.response_state is not None and finding.response_state != self.response_state:
             return False
         if self.event_id is not None and finding.event.event_id != self.event_id:
+            return False
+        if self.error_code is not None and finding.error_code != self.error_code:
             return False
         return self.reason_code is None or finding.reason_code == self.reason_code
 
@@ -578,6 +585,7 @@ def match_key(finding: Finding) -> tuple[object, ...]:
         finding.response_state,
         finding.event.event_id,
         finding.reason_code,
+        finding.error_code,
     )
 
 
@@ -1271,6 +1279,10 @@ def _rule(raw: object, where: str, error: _Report) -> MatchRule | None:
         ):
             bad(f"{key} '{number}' must be a non-negative integer")
         values[key] = number
+    error_code = raw.get("error_code")
+    if error_code is not None and (isinstance(error_code, bool) or not isinstance(error_code, int)):
+        bad(f"error_code '{error_code}' must be an integer")
+    values["error_code"] = error_code
     fallback = raw.get("fallback", False)
     if not isinstance(fallback, bool):
         bad(f"fallback '{fallback}' must be true or false")

@@ -228,6 +228,8 @@ def _describe_rule(rule: MatchRule) -> str:
         parts.append(f"event id {rule.event_id}")
     if rule.reason_code is not None:
         parts.append(f"reason code {rule.reason_code}")
+    if rule.error_code is not None:
+        parts.append(f"error code {rule.error_code}")
     if rule.message is not None:
         parts.append(f"message matches /{rule.message}/")
     text = " and ".join(parts)
