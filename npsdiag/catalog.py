@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from npsdiag._literal import required_literal
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
+from npsdiag.tables import Tables, read_tables, unknown_entries
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -88,6 +89,8 @@ SOURCES: tuple[str, ...] = (
     "errors-doc-current",
     "facts",
     "aadsts-reference",
+    "health-check",
+    "vendor",
     "npsdiag",
 )
 #: What a next step does (documented in catalog/README.md), so a report can lead with the fix:
@@ -614,8 +617,10 @@ _MAX_PLANS = 4096
 class Catalog:
     """A validated set of entries, sorted by id, with fast matching by code."""
 
-    def __init__(self, entries: Iterable[CatalogEntry]) -> None:
+    def __init__(self, entries: Iterable[CatalogEntry], tables: Tables | None = None) -> None:
         self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
+        #: The reference tables that came with the catalog (AADSTS names, known event ids).
+        self.tables = tables if tables is not None else Tables()
         self._by_id = {entry.id: entry for entry in self.entries}
         self._checks = tuple(entry for entry in self.entries if entry.check is not None)
         self._detectors = {
@@ -703,6 +708,17 @@ class Catalog:
             entries[entry.id] = entry
             weakest[entry.id] = min(rule.specificity, weakest.get(entry.id, rule.specificity))
         return tuple(sorted(entries.values(), key=lambda e: (weakest[e.id], e.id.count("."), e.id)))
+
+    def by_error_code(self, error_code: int) -> tuple[CatalogEntry, ...]:
+        """Entries with a rule naming this client-side error code, most specific rule first."""
+        found: dict[str, tuple[int, CatalogEntry]] = {}
+        for entry in self.entries:
+            for rule in entry.rules:
+                if rule.error_code == error_code and not rule.fallback:
+                    best = found.get(entry.id, (0, entry))[0]
+                    found[entry.id] = (max(best, rule.specificity), entry)
+        ranked = sorted(found.values(), key=lambda item: (-item[0], item[1].id))
+        return tuple(entry for _, entry in ranked)
 
     def unknown_codes(self, finding: Finding) -> tuple[str, ...]:
         """The finding's codes that no entry names (never dropped: reports list them)."""
@@ -860,6 +876,7 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
     """
     collector = _Collector()
     sources = _shipped_sources(collector) if paths is None else _path_sources(paths, collector)
+    tables = _read_tables(paths, collector)
     entries: list[CatalogEntry] = []
     first_seen: dict[str, str] = {}
     detector_owner: dict[str, CatalogEntry] = {}
@@ -888,26 +905,44 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
     if not sources and not collector.errors:
         collector.error("catalog", None, "no catalog files found")
     _lint_catalog(entries, collector)
-    catalog = None if collector.errors else Catalog(entries)
+    unknown_entries(tables, first_seen, collector.warn)
+    catalog = None if collector.errors else Catalog(entries, tables)
     return CatalogCheck(
-        files=tuple(source.name for source in sources),
+        files=tuple(source.name for source in sources) + tables.files,
         errors=tuple(collector.errors),
         warnings=tuple(collector.warnings),
         catalog=catalog,
     )
 
 
-def _shipped_sources(collector: _Collector) -> list[_Source]:
+def _shipped_root() -> Traversable | Path:
     """The catalog inside the installed wheel, else the repository's ``catalog/`` folder."""
     packaged = resources.files("npsdiag") / _SHIPPED_PACKAGE_DIR
     if packaged.is_dir():
-        root: Traversable | Path = packaged
-    else:
-        # Editable installs and source checkouts: the data sits next to the package.
-        root = Path(__file__).resolve().parent.parent / "catalog"
-        if not root.is_dir():
-            collector.error("catalog", None, f"shipped catalog not found (looked in {root})")
-            return []
+        return packaged
+    # Editable installs and source checkouts: the data sits next to the package.
+    return Path(__file__).resolve().parent.parent / "catalog"
+
+
+def _read_tables(paths: Sequence[Path] | None, collector: _Collector) -> Tables:
+    """The reference tables of the shipped catalog, or of the first folder given that has them."""
+    if paths is None:
+        root = _shipped_root()
+        return read_tables(root if root.is_dir() else None, "catalog", collector.error)
+    for path in paths:
+        if path.is_dir():
+            tables = read_tables(path, str(path), collector.error)
+            if tables.files:
+                return tables
+    return Tables()
+
+
+def _shipped_sources(collector: _Collector) -> list[_Source]:
+    """The catalog files inside the installed wheel, else in the repository's ``catalog/``."""
+    root = _shipped_root()
+    if not root.is_dir():
+        collector.error("catalog", None, f"shipped catalog not found (looked in {root})")
+        return []
     children = sorted(
         (child for child in root.iterdir() if child.name.endswith(_CATALOG_SUFFIXES)),
         key=lambda child: child.name,
