@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -153,7 +152,7 @@ def read_tables(root: Traversable | Path | None, label: str, report: Report) -> 
         if data is not None:
             events, events_source = _events(data, name, report)
     return Tables(
-        aadsts_codes=MappingProxyType(dict(aadsts)),
+        aadsts_codes=dict(aadsts),
         events=events,
         aadsts_source=aadsts_source,
         events_source=events_source,
