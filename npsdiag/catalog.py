@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from npsdiag._literal import required_literal
+from npsdiag.catalog_steps import STEP_KINDS, Step, validate_steps
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
 from npsdiag.tables import Tables, read_tables, unknown_entries
@@ -92,19 +93,6 @@ SOURCES: tuple[str, ...] = (
     "health-check",
     "vendor",
     "npsdiag",
-)
-#: What a next step does (documented in catalog/README.md), so a report can lead with the fix:
-#: ``fix`` changes something so the cause goes away (a workaround counts), ``check`` looks at
-#: something to confirm or narrow down the cause and changes nothing, ``collect`` gathers data
-#: for a later step or for support, ``escalate`` hands the problem to someone else (Microsoft
-#: support, a vendor, a security team, a manager).
-STEP_KINDS: Mapping[str, str] = MappingProxyType(
-    {
-        "fix": "changes something so the cause goes away (a workaround counts)",
-        "check": "looks at something to confirm or narrow down the cause; changes nothing",
-        "collect": "gathers data for a later step or for a support case",
-        "escalate": "hands the problem to someone else (Microsoft support, a vendor, a team)",
-    }
 )
 #: Categories whose entries must say how to fix the cause (a ``fix`` step); ``needs-support``
 #: entries may escalate instead.
@@ -459,14 +447,6 @@ class ConfigCheck:
 def _compiled(pattern: str) -> re.Pattern[str]:
     """Check patterns compiled once (validation already proved they compile)."""
     return re.compile(pattern)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One next step of an entry and what kind of step it is (:data:`STEP_KINDS`)."""
-
-    kind: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -1090,7 +1070,7 @@ def _validate_entry(
     scope = _choice(raw, "scope", SCOPES, error)
     source = _choice(raw, "source", SOURCES, error)
     cause = _string(raw, "cause", error)
-    typed_steps = _steps(raw, error)
+    typed_steps = validate_steps(raw, error)
     steps = None if typed_steps is None else tuple(step.text for step in typed_steps)
     collect = _string_list(raw, "collect", error) if "collect" in raw else ()
     references = _string_list(raw, "references", error)
@@ -1191,40 +1171,6 @@ def _choice(
         error(f"{key} '{value}' is not allowed (expected one of: {', '.join(allowed)})")
         return None
     return value
-
-
-def _steps(raw: Mapping[Any, Any], error: _Report) -> tuple[Step, ...] | None:
-    """Validate ``steps``: a list of one-key mappings, ``<kind>: <text>`` (:data:`STEP_KINDS`)."""
-    if "steps" not in raw:
-        return None
-    value = raw["steps"]
-    if value is None:
-        return ()
-    kinds = ", ".join(STEP_KINDS)
-    if not isinstance(value, list):
-        error(f"'steps' must be a list of '<kind>: <text>' items (kinds: {kinds})")
-        return None
-    steps: list[Step] = []
-    for position, item in enumerate(value, start=1):
-        where = f"'steps' item {position}"
-        if isinstance(item, str):
-            error(f"{where} has no kind: write it as '- fix: <text>' (kinds: {kinds})")
-            return None
-        if not isinstance(item, Mapping) or len(item) != 1:
-            error(f"{where} must be one '<kind>: <text>' pair (kinds: {kinds})")
-            return None
-        ((kind, text),) = item.items()
-        if kind not in STEP_KINDS:
-            error(
-                f"{where}: kind '{kind}' is not allowed (expected one of: {kinds}); "
-                "quote a step text that contains ': '"
-            )
-            return None
-        if not isinstance(text, str) or not text.strip():
-            error(f"{where} must be a non-empty text after '{kind}:'")
-            return None
-        steps.append(Step(kind, text.strip()))
-    return tuple(steps)
 
 
 def _string_list(raw: Mapping[Any, Any], key: str, error: _Report) -> tuple[str, ...] | None:
