@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from npsdiag._literal import required_literal
+from npsdiag._yaml_keys import repeated_keys
 from npsdiag.catalog_steps import STEP_KINDS, Step, validate_steps
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
@@ -995,32 +996,11 @@ def _read_source(source: _Source, collector: _Collector) -> list[CatalogEntry]:
 
 
 def _duplicate_keys(root: Any) -> dict[int, list[tuple[str, int]]]:
-    """Duplicate mapping keys anywhere under each top-level item, keyed by ``id(item node)``.
-
-    PyYAML silently keeps the last of two equal keys; a catalog author who types ``steps``
-    twice loses half the steps without noticing, so duplicates are errors.
-    """
+    """Duplicate mapping keys anywhere under each top-level item, keyed by ``id(item node)``."""
     import yaml
 
-    found: dict[int, list[tuple[str, int]]] = {}
     items = root.value if isinstance(root, yaml.SequenceNode) else [root]
-    for item in items:
-        stack = [item]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
-                for key_node, value_node in node.value:
-                    key = str(key_node.value)
-                    if key in seen:
-                        found.setdefault(id(item), []).append((key, key_node.start_mark.line + 1))
-                    seen.add(key)
-                    stack.append(value_node)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-    for problems in found.values():
-        problems.sort(key=lambda pair: pair[1])
-    return found
+    return {id(item): found for item in items if (found := repeated_keys(item))}
 
 
 def _entry_label(raw: object, index: int, line: int) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from npsdiag.catalog import Catalog, CatalogEntry, Match
 from npsdiag.errors import UsageError
-from npsdiag.extract import PASTED_ORIGIN, PASTED_TIME, finding_from_text
-from npsdiag.model import Event, Finding, FindingKind
+from npsdiag.extract import finding_from_text
+from npsdiag.model import Finding, FindingKind
 from npsdiag.tables import KnownEvent
 
 __all__ = ["MAX_MATCHES", "explain_text"]
@@ -109,21 +109,8 @@ def _explain_number(number: int, label: str | None, catalog: Catalog) -> dict[st
 
 
 def _reason_finding(code: int) -> Finding:
-    event = Event(
-        time=PASTED_TIME,
-        channel="",
-        provider="",
-        event_id=0,
-        level=None,
-        computer="",
-        record_id=None,
-        fields={},
-        data=(),
-        message=f"Reason Code: {code}",
-        origin=PASTED_ORIGIN,
-    )
-    kind = FindingKind.NPS_GRANTED if code == 0 else FindingKind.NPS_DENIED
-    return Finding(event=event, kind=kind, reason_code=code)
+    # Pasted as NPS prints it, so the extractor decides denied (any code) or granted (0).
+    return finding_from_text(f"Reason Code: {code}")
 
 
 def _result(

@@ -190,14 +190,7 @@ def _rdg_finding(event: Event, kind: str | None) -> Finding | None:
         kind = _rdg_kind_from_text(text or event.text)
         if kind is None:
             return None
-    return Finding(
-        event=event,
-        kind=kind,
-        user=_meaningful(user),
-        user_key=user_key(user),
-        detail=_trimmed(text),
-        error_code=code,
-    )
+    return _finding(event, kind, user, text, code)
 
 
 def _rdg_kind_from_text(text: str) -> str | None:
@@ -230,14 +223,7 @@ def _vpn_finding(event: Event) -> Finding | None:
         user, code = _insertion(event.data, 1), _integer(_insertion(event.data, 3))
         if code is None:
             return None
-    return Finding(
-        event=event,
-        kind=FindingKind.VPN_FAILED,
-        user=_meaningful(user),
-        user_key=user_key(user),
-        detail=_trimmed(text),
-        error_code=code,
-    )
+    return _finding(event, FindingKind.VPN_FAILED, user, text, code)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,17 +247,24 @@ def _rras_finding(event: Event) -> Finding | None:
         reason = _insertion(data, 3)
     else:
         return None
-    return Finding(
-        event=event,
-        kind=FindingKind.RAS_AUTH_FAILED,
-        user=_meaningful(user),
-        user_key=user_key(user),
-        detail=_trimmed(reason),
-    )
+    return _finding(event, FindingKind.RAS_AUTH_FAILED, user, reason)
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
+
+
+def _finding(
+    event: Event, kind: str, user: str | None, detail: str | None, code: int | None = None
+) -> Finding:
+    return Finding(
+        event=event,
+        kind=kind,
+        user=_meaningful(user),
+        user_key=user_key(user),
+        detail=_trimmed(detail),
+        error_code=code,
+    )
 
 
 def _leaf_fields(fields: Mapping[str, str]) -> dict[str, str]:

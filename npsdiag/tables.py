@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npsdiag._yaml_keys import repeated_keys
+
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
         from importlib.resources.abc import Traversable
@@ -137,20 +139,12 @@ def read_tables(root: Traversable | Path | None, label: str, report: Report) -> 
     aadsts_source = None
     events: tuple[KnownEvent, ...] = ()
     events_source = None
-    aadsts_path = folder / AADSTS_FILE
-    if aadsts_path.is_file():
-        name = f"{label}/{TABLES_DIR}/{AADSTS_FILE}"
-        files.append(name)
-        data = _load(aadsts_path, name, report)
-        if data is not None:
-            aadsts, aadsts_source = _aadsts(data, name, report)
-    events_path = folder / EVENTS_FILE
-    if events_path.is_file():
-        name = f"{label}/{TABLES_DIR}/{EVENTS_FILE}"
-        files.append(name)
-        data = _load(events_path, name, report)
-        if data is not None:
-            events, events_source = _events(data, name, report)
+    data = _read(folder, AADSTS_FILE, label, files, report)
+    if data is not None:
+        aadsts, aadsts_source = _aadsts(data, files[-1], report)
+    data = _read(folder, EVENTS_FILE, label, files, report)
+    if data is not None:
+        events, events_source = _events(data, files[-1], report)
     return Tables(
         aadsts_codes=dict(aadsts),
         events=events,
@@ -158,6 +152,18 @@ def read_tables(root: Traversable | Path | None, label: str, report: Report) -> 
         events_source=events_source,
         files=tuple(files),
     )
+
+
+def _read(
+    folder: Traversable | Path, file: str, label: str, files: list[str], report: Report
+) -> Any:
+    """The parsed table ``file`` (appending its name to ``files``), or None when absent or bad."""
+    path = folder / file
+    if not path.is_file():
+        return None
+    name = f"{label}/{TABLES_DIR}/{file}"
+    files.append(name)
+    return _load(path, name, report)
 
 
 def unknown_entries(tables: Tables, ids: Iterable[str], report: Report) -> None:
@@ -185,7 +191,7 @@ def _load(path: Traversable | Path, name: str, report: Report) -> Any:
         if node is None:
             report(name, None, "the file is empty")
             return None
-        for line in _duplicate_keys(node):
+        for _, line in repeated_keys(node):
             report(name, f"line {line}", "duplicate key")
         return loader.construct_document(node)
     except yaml.YAMLError as error:
@@ -195,26 +201,6 @@ def _load(path: Traversable | Path, name: str, report: Report) -> Any:
         return None
     finally:
         loader.dispose()
-
-
-def _duplicate_keys(root: Any) -> list[int]:
-    import yaml
-
-    lines: list[int] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                if key in seen:
-                    lines.append(key_node.start_mark.line + 1)
-                seen.add(key)
-                stack.append(value_node)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return sorted(lines)
 
 
 def _top(data: Any, keys: tuple[str, ...], name: str, report: Report) -> dict[str, Any] | None:

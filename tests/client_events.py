@@ -85,17 +85,8 @@ def rasclient_record(
     computer: str = "LAPTOP01.contoso.com",
 ) -> EventRecord:
     """A RasClient event of the Application log: {CoId, user, connection, error code}."""
-    return EventRecord(
-        provider="RasClient",
-        event_id=event_id,
-        time=when,
-        channel="Application",
-        computer=computer,
-        level=2,
-        keywords=0x80000000000000,
-        qualifiers=0,
-        data=("{B4000371-A67F-452F-AA4C-3125AA9CFC78}", user, connection, str(code)),
-    )
+    data = ("{B4000371-A67F-452F-AA4C-3125AA9CFC78}", user, connection, str(code))
+    return _classic_error("RasClient", "Application", event_id, when, computer, data)
 
 
 def remoteaccess_record(
@@ -108,12 +99,25 @@ def remoteaccess_record(
     computer: str = "RRAS01.contoso.com",
 ) -> EventRecord:
     """A RemoteAccess event of the System log (20271: {?, user, address, reason})."""
-    data: Sequence[str] = ("", user, ip, reason)
+    return _classic_error(
+        "RemoteAccess", "System", event_id, when, computer, ("", user, ip, reason)
+    )
+
+
+def _classic_error(
+    provider: str,
+    channel: str,
+    event_id: int,
+    when: datetime,
+    computer: str,
+    data: Sequence[str],
+) -> EventRecord:
+    """An error event of a classic (non-manifest) source: insertion strings only."""
     return EventRecord(
-        provider="RemoteAccess",
+        provider=provider,
         event_id=event_id,
         time=when,
-        channel="System",
+        channel=channel,
         computer=computer,
         level=2,
         keywords=0x80000000000000,
