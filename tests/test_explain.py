@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,7 +182,7 @@ def test_text_from_standard_input(
 def _pasted() -> list[dict[str, str]]:
     import yaml
 
-    path = __import__("pathlib").Path(__file__).parent / "data" / "pasted-messages.yaml"
+    path = Path(__file__).parent / "data" / "pasted-messages.yaml"
     items: list[dict[str, str]] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return items
 
