@@ -169,7 +169,14 @@ def test_client_examples_as_events_reach_their_entry(
         assert code == 0
         return
     assert entry_id in _diagnosed(report), report["problems"]
-    assert code == (0 if entry.benign else 1)
+    if not entry.benign:
+        assert code == 1
+    elif report["incidents"]:
+        assert code == 0
+    else:
+        # A gateway notice alone (connection initiated, disconnected) is no sign-in attempt:
+        # nothing wrong was found, but a verdict that tells "cannot tell" apart may say so.
+        assert code in (0, 3)
 
 
 def test_a_gateway_report_with_nps_logs_reaches_the_cause(
