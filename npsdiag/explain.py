@@ -133,7 +133,7 @@ def _result(
 def _found(finding: Finding, named: dict[str, str]) -> dict[str, Any]:
     return {
         "kind": finding.kind,
-        "recognised_as": _recognised_as(finding.kind),
+        "recognised_as": _recognised_as(finding),
         "codes": list(finding.codes),
         "cid": finding.cid,
         "user": finding.user,
@@ -148,10 +148,13 @@ def _found(finding: Finding, named: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _recognised_as(kind: str) -> str:
+def _recognised_as(finding: Finding) -> str:
     for prefix, description in _RECOGNISED_AS:
-        if kind.startswith(prefix):
+        if finding.kind.startswith(prefix):
             return description
+    if finding.detail is None and (finding.codes or finding.aadsts):
+        # Code-shaped words alone: nothing says which product logged them.
+        return "a code, without the message around it"
     return "text that is none of the events npsdiag reads"
 
 

@@ -97,11 +97,14 @@ def test_an_aadsts_code_without_an_entry_is_named_from_the_table(catalog: Catalo
 
 
 def test_unknown_text_is_not_said_to_be_the_extensions(catalog: Catalog) -> None:
-    for text in ("NOT_A_REAL_CODE_AT_ALL", "the printer is out of paper"):
+    for text, what in (
+        ("NOT_A_REAL_CODE_AT_ALL", "a code, without the message around it"),
+        ("the printer is out of paper", "text that is none of the events npsdiag reads"),
+    ):
         result = explain_text(text, catalog)
         assert not result["known"] and result["matches"] == []
         assert result["found"]["kind"] == "text"
-        assert result["found"]["recognised_as"] == "text that is none of the events npsdiag reads"
+        assert result["found"]["recognised_as"] == what
     extension = explain_text("ErrorCode:: NPSDIAG_TEST_UNLISTED_CODE Msg:: x", catalog)
     assert _ids(extension) == ["ext.unknown-code"]
     assert extension["found"]["recognised_as"].startswith("a message of the NPS extension")
