@@ -37,9 +37,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from npsdiag._literal import required_literal
+from npsdiag._yaml_keys import repeated_keys
 from npsdiag.catalog_facts import FactCheck, is_fact_check, validate_fact_check
+from npsdiag.catalog_steps import STEP_KINDS, Step, validate_steps
 from npsdiag.errors import CatalogError, UsageError
 from npsdiag.model import Finding, FindingKind
+from npsdiag.tables import Tables, read_tables, unknown_entries
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -63,6 +66,7 @@ __all__ = [
     "SCOPES",
     "SEVERITIES",
     "SOURCES",
+    "STEP_KINDS",
     "UNKNOWN_CODE_ID",
     "Catalog",
     "CatalogCheck",
@@ -70,6 +74,7 @@ __all__ = [
     "ConfigCheck",
     "Match",
     "MatchRule",
+    "Step",
     "check_catalog",
     "code_to_kebab",
     "load_catalog",
@@ -87,8 +92,13 @@ SOURCES: tuple[str, ...] = (
     "errors-doc-current",
     "facts",
     "aadsts-reference",
+    "health-check",
+    "vendor",
     "npsdiag",
 )
+#: Categories whose entries must say how to fix the cause (a ``fix`` step); ``needs-support``
+#: entries may escalate instead.
+_NEEDS_FIX: tuple[str, ...] = ("configuration", "user")
 #: RADIUS response states the extension names in its "ignoring request" message.
 RESPONSE_STATES: tuple[str, ...] = ("AccessAccept", "AccessReject", "AccessChallenge")
 #: The entry that stands for any code or extension message the catalog does not know.
@@ -154,6 +164,7 @@ RULE_KEYS: tuple[str, ...] = (
     "response_state",
     "event_id",
     "reason_code",
+    "error_code",
     "fallback",
 )
 #: Every key a configuration check may carry (documented in catalog/README.md).
@@ -247,6 +258,8 @@ class MatchRule:
         response_state: the finding's RADIUS response state (``AccessReject`` ...).
         event_id: the event id of the finding's event.
         reason_code: the NPS reason code of the finding.
+        error_code: the error code of a client-side finding (RD Gateway ErrorCode, VPN client
+            error); any integer, negative ones included.
         fallback: the rule only applies when no other entry matches the finding.
     """
 
@@ -257,6 +270,7 @@ class MatchRule:
     response_state: str | None = None
     event_id: int | None = None
     reason_code: int | None = None
+    error_code: int | None = None
     fallback: bool = False
     pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     #: Lower-case text every match of ``message`` contains, to reject ASCII text cheaply.
@@ -282,6 +296,7 @@ class MatchRule:
             self.response_state,
             self.event_id,
             self.reason_code,
+            self.error_code,
         )
 
     def matches(self, finding: Finding) -> bool:
@@ -301,6 +316,8 @@ class MatchRule:
         if self.response_state is not None and finding.response_state != self.response_state:
             return False
         if self.event_id is not None and finding.event.event_id != self.event_id:
+            return False
+        if self.error_code is not None and finding.error_code != self.error_code:
             return False
         return self.reason_code is None or finding.reason_code == self.reason_code
 
@@ -465,6 +482,28 @@ class CatalogEntry:
     #: A ``check`` over the facts ``npsdiag collect`` gathers (``facts:``) instead of the
     #: registry; evaluated by npsdiag.factcheck. ``check`` stays None for such an entry.
     fact_check: FactCheck | None = None
+    #: The kind of each of ``steps`` (:data:`STEP_KINDS`), in the same order.
+    step_kinds: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.step_kinds) != len(self.steps):
+            raise ValueError(
+                f"entry {self.id}: {len(self.steps)} steps but {len(self.step_kinds)} step kinds"
+            )
+
+    @property
+    def typed_steps(self) -> tuple[Step, ...]:
+        """The next steps with their kinds, in order (``steps`` holds the texts alone)."""
+        return tuple(
+            Step(kind, text) for kind, text in zip(self.step_kinds, self.steps, strict=True)
+        )
+
+    @property
+    def fixes(self) -> tuple[str, ...]:
+        """The texts of the ``fix`` steps, in order: what removes the cause."""
+        return tuple(
+            text for kind, text in zip(self.step_kinds, self.steps, strict=True) if kind == "fix"
+        )
 
     @property
     def family(self) -> str:
@@ -509,6 +548,7 @@ class CatalogEntry:
             "explains": list(self.explains),
             "cause": self.cause,
             "steps": list(self.steps),
+            "step_kinds": list(self.step_kinds),
             "collect": list(self.collect),
             "references": list(self.references),
             "examples": list(self.examples),
@@ -539,6 +579,7 @@ def match_key(finding: Finding) -> tuple[object, ...]:
         finding.response_state,
         finding.event.event_id,
         finding.reason_code,
+        finding.error_code,
     )
 
 
@@ -567,8 +608,10 @@ _MAX_PLANS = 4096
 class Catalog:
     """A validated set of entries, sorted by id, with fast matching by code."""
 
-    def __init__(self, entries: Iterable[CatalogEntry]) -> None:
+    def __init__(self, entries: Iterable[CatalogEntry], tables: Tables | None = None) -> None:
         self.entries: tuple[CatalogEntry, ...] = tuple(sorted(entries, key=lambda e: e.id))
+        #: The reference tables that came with the catalog (AADSTS names, known event ids).
+        self.tables = tables if tables is not None else Tables()
         self._by_id = {entry.id: entry for entry in self.entries}
         self._checks = tuple(entry for entry in self.entries if entry.check is not None)
         self._fact_checks = tuple(e for e in self.entries if e.fact_check is not None)
@@ -662,6 +705,17 @@ class Catalog:
             entries[entry.id] = entry
             weakest[entry.id] = min(rule.specificity, weakest.get(entry.id, rule.specificity))
         return tuple(sorted(entries.values(), key=lambda e: (weakest[e.id], e.id.count("."), e.id)))
+
+    def by_error_code(self, error_code: int) -> tuple[CatalogEntry, ...]:
+        """Entries with a rule naming this client-side error code, most specific rule first."""
+        found: dict[str, tuple[int, CatalogEntry]] = {}
+        for entry in self.entries:
+            for rule in entry.rules:
+                if rule.error_code == error_code and not rule.fallback:
+                    best = found.get(entry.id, (0, entry))[0]
+                    found[entry.id] = (max(best, rule.specificity), entry)
+        ranked = sorted(found.values(), key=lambda item: (-item[0], item[1].id))
+        return tuple(entry for _, entry in ranked)
 
     def unknown_codes(self, finding: Finding) -> tuple[str, ...]:
         """The finding's codes that no entry names (never dropped: reports list them)."""
@@ -830,6 +884,7 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
     """
     collector = _Collector()
     sources = _shipped_sources(collector) if paths is None else _path_sources(paths, collector)
+    tables = _read_tables(paths, collector)
     entries: list[CatalogEntry] = []
     first_seen: dict[str, str] = {}
     detector_owner: dict[str, CatalogEntry] = {}
@@ -858,26 +913,44 @@ def check_catalog(paths: Sequence[Path] | None = None) -> CatalogCheck:
     if not sources and not collector.errors:
         collector.error("catalog", None, "no catalog files found")
     _lint_catalog(entries, collector)
-    catalog = None if collector.errors else Catalog(entries)
+    unknown_entries(tables, first_seen, collector.warn)
+    catalog = None if collector.errors else Catalog(entries, tables)
     return CatalogCheck(
-        files=tuple(source.name for source in sources),
+        files=tuple(source.name for source in sources) + tables.files,
         errors=tuple(collector.errors),
         warnings=tuple(collector.warnings),
         catalog=catalog,
     )
 
 
-def _shipped_sources(collector: _Collector) -> list[_Source]:
+def _shipped_root() -> Traversable | Path:
     """The catalog inside the installed wheel, else the repository's ``catalog/`` folder."""
     packaged = resources.files("npsdiag") / _SHIPPED_PACKAGE_DIR
     if packaged.is_dir():
-        root: Traversable | Path = packaged
-    else:
-        # Editable installs and source checkouts: the data sits next to the package.
-        root = Path(__file__).resolve().parent.parent / "catalog"
-        if not root.is_dir():
-            collector.error("catalog", None, f"shipped catalog not found (looked in {root})")
-            return []
+        return packaged
+    # Editable installs and source checkouts: the data sits next to the package.
+    return Path(__file__).resolve().parent.parent / "catalog"
+
+
+def _read_tables(paths: Sequence[Path] | None, collector: _Collector) -> Tables:
+    """The reference tables of the shipped catalog, or of the first folder given that has them."""
+    if paths is None:
+        root = _shipped_root()
+        return read_tables(root if root.is_dir() else None, "catalog", collector.error)
+    for path in paths:
+        if path.is_dir():
+            tables = read_tables(path, str(path), collector.error)
+            if tables.files:
+                return tables
+    return Tables()
+
+
+def _shipped_sources(collector: _Collector) -> list[_Source]:
+    """The catalog files inside the installed wheel, else in the repository's ``catalog/``."""
+    root = _shipped_root()
+    if not root.is_dir():
+        collector.error("catalog", None, f"shipped catalog not found (looked in {root})")
+        return []
     children = sorted(
         (child for child in root.iterdir() if child.name.endswith(_CATALOG_SUFFIXES)),
         key=lambda child: child.name,
@@ -950,32 +1023,11 @@ def _read_source(source: _Source, collector: _Collector) -> list[CatalogEntry]:
 
 
 def _duplicate_keys(root: Any) -> dict[int, list[tuple[str, int]]]:
-    """Duplicate mapping keys anywhere under each top-level item, keyed by ``id(item node)``.
-
-    PyYAML silently keeps the last of two equal keys; a catalog author who types ``steps``
-    twice loses half the steps without noticing, so duplicates are errors.
-    """
+    """Duplicate mapping keys anywhere under each top-level item, keyed by ``id(item node)``."""
     import yaml
 
-    found: dict[int, list[tuple[str, int]]] = {}
     items = root.value if isinstance(root, yaml.SequenceNode) else [root]
-    for item in items:
-        stack = [item]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
-                for key_node, value_node in node.value:
-                    key = str(key_node.value)
-                    if key in seen:
-                        found.setdefault(id(item), []).append((key, key_node.start_mark.line + 1))
-                    seen.add(key)
-                    stack.append(value_node)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-    for problems in found.values():
-        problems.sort(key=lambda pair: pair[1])
-    return found
+    return {id(item): found for item in items if (found := repeated_keys(item))}
 
 
 def _entry_label(raw: object, index: int, line: int) -> str:
@@ -1025,7 +1077,8 @@ def _validate_entry(
     scope = _choice(raw, "scope", SCOPES, error)
     source = _choice(raw, "source", SOURCES, error)
     cause = _string(raw, "cause", error)
-    steps = _string_list(raw, "steps", error)
+    typed_steps = validate_steps(raw, error)
+    steps = None if typed_steps is None else tuple(step.text for step in typed_steps)
     collect = _string_list(raw, "collect", error) if "collect" in raw else ()
     references = _string_list(raw, "references", error)
     examples = _string_list(raw, "examples", error)
@@ -1086,6 +1139,7 @@ def _validate_entry(
         detector=detector,
         explains=explains or (),
         fact_check=fact_check,
+        step_kinds=tuple(step.kind for step in typed_steps or ()),
     )
 
 
@@ -1222,6 +1276,10 @@ def _rule(raw: object, where: str, error: _Report) -> MatchRule | None:
         ):
             bad(f"{key} '{number}' must be a non-negative integer")
         values[key] = number
+    error_code = raw.get("error_code")
+    if error_code is not None and (isinstance(error_code, bool) or not isinstance(error_code, int)):
+        bad(f"error_code '{error_code}' must be an integer")
+    values["error_code"] = error_code
     fallback = raw.get("fallback", False)
     if not isinstance(fallback, bool):
         bad(f"fallback '{fallback}' must be true or false")
@@ -1416,6 +1474,20 @@ def _lint_catalog(entries: Sequence[CatalogEntry], collector: _Collector) -> Non
                 entry.file,
                 where,
                 f"{len(entry.steps)} steps; keep it to {_MAX_STEPS} or fewer so it stays readable",
+            )
+        if entry.steps and entry.category in _NEEDS_FIX and not entry.fixes:
+            collector.warn(
+                entry.file,
+                where,
+                f"no 'fix' step: a {entry.category} entry says what removes the cause",
+            )
+        if (
+            entry.category == "needs-support"
+            and entry.steps
+            and not {"fix", "escalate"} & set(entry.step_kinds)
+        ):
+            collector.warn(
+                entry.file, where, "needs-support entry with neither 'fix' nor 'escalate'"
             )
         if entry.category == "needs-support" and not entry.collect:
             collector.warn(entry.file, where, "needs-support entry without a 'collect' list")

@@ -73,7 +73,7 @@ class ConfigFinding:
             the key itself is missing).
         data: the data as dumped; for a change, ``"old" -> "new"``; empty when missing.
         evidence: ``<dump>:<line>: <line text>`` for each line that shows it, `` | ``-joined.
-        fix: the entry's first step (empty for an entry without steps).
+        fix: the entry's first ``fix`` step, else its first step (empty without steps).
         source: the dump the finding comes from (the "after" dump for a change).
     """
 
@@ -390,7 +390,8 @@ def entry_finding(
         value=value,
         data=data,
         evidence=evidence,
-        fix=entry.steps[0] if entry.steps else "",
+        # The first step that removes the cause; an entry without one offers its first step.
+        fix=next(iter(entry.fixes), entry.steps[0] if entry.steps else ""),
         source=source,
     )
 

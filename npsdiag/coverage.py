@@ -15,6 +15,8 @@ Roles, in report order:
 - ``system``: the System log's NPS and Schannel events.
 - ``registry``: ``REG QUERY`` dumps of the extension's keys (configuration check).
 - ``traces``: ``.etl`` traces (listed, never decoded; shown only when given).
+- ``client``: the RADIUS client's own logs: RD Gateway operational, the VPN client's
+  Application log (RasClient), an RRAS server's RemoteAccess events (shown only when given).
 
 References:
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from npsdiag.model import Coverage, Finding, LogCoverage, SourceKind, SourceStats
 
 __all__ = [
+    "CLIENT",
     "EXTENSION",
     "EXTENSION_ADMIN",
     "REGISTRY",
@@ -50,6 +53,7 @@ SECURITY = "security"
 SYSTEM = "system"
 REGISTRY = "registry"
 TRACES = "traces"
+CLIENT = "client"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,7 @@ _ROLES: tuple[_Role, ...] = (
         "discarded (6274)",
         "NPS's own decisions are not known: failures before MFA (wrong password, no matching "
         "network policy) cannot be named, and no attempt can be confirmed as granted",
-        r'wevtutil epl Security C:\NPS\NPS_Security.evtx "/q:*[System[(EventID>=6272 and '
+        r'wevtutil epl Security C:\NPS\NPS_Security.evtx /q:"*[System[(EventID>=6272 and '
         r'EventID<=6280)]]" /ow:true',
     ),
     _Role(
@@ -112,14 +116,25 @@ _ROLES: tuple[_Role, ...] = (
         "",
         "",
     ),
+    _Role(
+        CLIENT,
+        "RADIUS client (RD Gateway, VPN client, RRAS)",
+        "what the RADIUS client saw of each attempt (the gateway's or the VPN client's "
+        "errors), joined to the NPS server's evidence of the same attempt",
+        "",
+        "",
+    ),
 )
 _BY_NAME = {role.name: role for role in _ROLES}
 #: Roles listed in the report even when not given (traces are shown only when present).
 ROLES: tuple[str, ...] = tuple(role.name for role in _ROLES)
-_ALWAYS_SHOWN = frozenset(ROLES) - {TRACES}
+_ALWAYS_SHOWN = frozenset(ROLES) - {TRACES, CLIENT}
+#: Finding kinds of the RADIUS client's logs (npsdiag/extract_client.py), by prefix.
+_CLIENT_PREFIXES = ("rdg.", "vpn.", "ras.")
 
 #: Channel (last path part, lower case) -> role.
 _CHANNEL_ROLES = {
+    "microsoft-windows-terminalservices-gateway/operational": CLIENT,
     "authzoptch": EXTENSION,
     "authnoptch": EXTENSION,
     "authzadminch": EXTENSION_ADMIN,
@@ -172,8 +187,8 @@ def needs(entry_id: str) -> tuple[str, ...]:
 
 
 def _channel_role(channel: str) -> str | None:
-    leaf = channel.replace("\\", "/").rpartition("/")[2].lower()
-    return _CHANNEL_ROLES.get(leaf)
+    name = channel.replace("\\", "/").lower()
+    return _CHANNEL_ROLES.get(name) or _CHANNEL_ROLES.get(name.rpartition("/")[2])
 
 
 def _roles_of(stats: SourceStats) -> list[str]:
@@ -203,17 +218,26 @@ def compute_coverage(sources: Sequence[SourceStats], findings: Iterable[Finding]
     """
     events: dict[str, int] = {}
     evidence = False
+    # A VPN client's Application log or an RRAS server's System log is the client's side only
+    # by what it holds, not by its channel.
+    client_inputs: set[str] = set()
     for finding in findings:
         evidence = True
-        played = _channel_role(finding.event.channel)
-        if played is None and finding.kind.startswith("ext."):
-            played = EXTENSION
+        if finding.kind.startswith(_CLIENT_PREFIXES):
+            played: str | None = CLIENT
+            client_inputs.add(finding.event.origin)
+        else:
+            played = _channel_role(finding.event.channel)
+            if played is None and finding.kind.startswith("ext."):
+                played = EXTENSION
         if played is not None:
             events[played] = events.get(played, 0) + 1
     files: dict[str, list[SourceStats]] = {}
     other_logs: list[tuple[str, str]] = []
     for stats in sources:
         roles = _roles_of(stats)
+        if stats.name in client_inputs and CLIENT not in roles:
+            roles = [*roles, CLIENT]
         for name in roles:
             files.setdefault(name, []).append(stats)
         if roles or stats.kind not in _EVENT_KINDS or stats.inventory:

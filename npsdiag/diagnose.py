@@ -31,6 +31,8 @@ from npsdiag.model import (
 from npsdiag.people import assign_people
 
 __all__ = [
+    "CLIENT_JOIN_WINDOW",
+    "CLIENT_KINDS",
     "NO_CID_DUPLICATE",
     "NO_CID_GAP",
     "NPS_JOIN_WINDOW",
@@ -55,6 +57,20 @@ NO_CID_DUPLICATE = timedelta(seconds=1)
 #: Attempts longer than this are kept apart in the time index, so that one long attempt (a
 #: CID reused for hours) does not widen every look-up window.
 _LONG_ATTEMPT = 600.0
+#: The RADIUS client (RD Gateway, VPN client, RRAS) logs on another machine, often only when it
+#: gives up waiting (up to a minute or two with MFA), so its events join within a wider window.
+CLIENT_JOIN_WINDOW = timedelta(seconds=180)
+#: Client-side kinds (npsdiag/extract_client.py). They report what the user saw, never the cause
+#: on the NPS side, so they join NPS's and the extension's evidence and rank below it.
+CLIENT_KINDS = frozenset(
+    {
+        FindingKind.RDG_AUTHORIZED,
+        FindingKind.RDG_DENIED,
+        FindingKind.RDG_OTHER,
+        FindingKind.VPN_FAILED,
+        FindingKind.RAS_AUTH_FAILED,
+    }
+)
 
 #: Which way an incident went, decided from the strongest evidence it holds.
 _OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
@@ -65,13 +81,20 @@ _OUTCOME_ORDER: tuple[tuple[str, str], ...] = (
     (FindingKind.CHALLENGE, "no-answer"),
     (FindingKind.EXT_OTHER, "unknown"),
     (FindingKind.NPS_DENIED, "rejected"),
+    # Client-side failures (gateway, VPN client, RRAS) before NPS's grant: a grant the client
+    # never received is still a failed sign-in for the user.
+    (FindingKind.RDG_DENIED, "rejected"),
+    (FindingKind.RAS_AUTH_FAILED, "rejected"),
+    (FindingKind.VPN_FAILED, "error"),
     (FindingKind.NPS_GRANTED, "accepted"),
     (FindingKind.NPS_DISCARDED, "discarded"),
     (FindingKind.SYS_UNKNOWN_CLIENT, "error"),
     (FindingKind.SYS_AUTHENTICATOR, "error"),
     (FindingKind.SYS_TLS, "error"),
     (FindingKind.SYS_DOMAIN_CONTROLLER, "error"),
+    (FindingKind.RDG_AUTHORIZED, "accepted"),
     (FindingKind.NOTICE, "notice"),
+    (FindingKind.RDG_OTHER, "notice"),
 )
 #: Failed outcomes that a benign diagnosis does not turn into a notice: the user did not get
 #: in (a wrong code typed is still a failed sign-in for them, just not a fault to fix).
@@ -171,7 +194,10 @@ def diagnose(
     ordered = sorted(findings, key=_sort_key)
     groups = _group_extension(ordered, catalog)
     groups = _resolve_challenges(groups)
-    _join_nps(groups, [f for f in ordered if not _is_extension(f)])
+    _join_nps(groups, [f for f in ordered if not _is_extension(f) and f.kind not in CLIENT_KINDS])
+    # Client-side events join after NPS's, so they also reach NPS evidence that found no
+    # extension attempt (a report built from the gateway's and NPS's logs only).
+    _join_nps(groups, [f for f in ordered if f.kind in CLIENT_KINDS], CLIENT_JOIN_WINDOW)
     unknown: set[str] = set()
     incidents: list[Incident] = []
     notices: list[Incident] = []
@@ -358,7 +384,9 @@ def _resolve_challenges(groups: list[_Group]) -> list[_Group]:
     return [g for g in groups if id(g) not in merged]
 
 
-def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
+def _join_nps(
+    groups: list[_Group], nps_findings: Sequence[Finding], join_window: timedelta = NPS_JOIN_WINDOW
+) -> None:
     """Attach NPS/System evidence to the extension attempt of the same user, or stand alone.
 
     A join needs a shared identity (the user as sent, or as NPS resolved it, see
@@ -376,7 +404,7 @@ def _join_nps(groups: list[_Group], nps_findings: Sequence[Finding]) -> None:
         index.freeze()
     standalone: dict[tuple[str, str], _Group] = {}
     extra: list[_Group] = []
-    window = NPS_JOIN_WINDOW.total_seconds()
+    window = join_window.total_seconds()
     for finding in nps_findings:
         when = finding.event.time.timestamp()
         target = _nearest_attempt(finding, attempts, when, window)
@@ -539,7 +567,8 @@ def _choose(
         match = matches[0]
         entry = match.entry
         rule = match.rule
-        pointer = rule.reason_code in POINTER_REASONS
+        # Client-side events only echo a failure decided on the NPS side: pointers too.
+        pointer = rule.reason_code in POINTER_REASONS or finding.kind in CLIENT_KINDS
         # A rule naming a code, AADSTS or reason code states a cause; a kind-only rule
         # (challenge with no answer, AccessReject ignored) states a symptom. So an NPS
         # reason 16 behind "AccessReject, ignoring request" names the real cause.
@@ -588,7 +617,7 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
                 category=entry.category,
                 severity=entry.severity,
                 confidence=_confidence(match, findings),
-                because=_because(match, finding),
+                because=_because(match, finding, catalog),
                 key_evidence=next(i for i, f in enumerate(findings) if f is finding),
             )
             if group.ambiguous:
@@ -638,7 +667,7 @@ def _timed_out_diagnosis(findings: Sequence[Finding], catalog: Catalog) -> Diagn
     )
 
 
-def _because(match: Match, finding: Finding) -> str:
+def _because(match: Match, finding: Finding, catalog: Catalog | None = None) -> str:
     rule = match.rule
     parts: list[str] = []
     if rule.code:
@@ -647,12 +676,20 @@ def _because(match: Match, finding: Finding) -> str:
         parts.append(f"{rule.aadsts} in the token error")
     if rule.reason_code is not None:
         parts.append(f"NPS reason code {rule.reason_code}")
+    if rule.error_code is not None:
+        parts.append(f"error code {rule.error_code}")
     if rule.message:
         parts.append("message text matches")
     if rule.fallback:
         parts = [f"not in the catalog: {', '.join(finding.codes) or 'unrecognised message'}"]
     if rule.kind and not parts:
         parts.append(f"event kind {rule.kind}")
+    if catalog is not None and not rule.aadsts:
+        # AADSTS codes no entry explains still get their name from the offline table.
+        for code in finding.aadsts:
+            row = catalog.tables.aadsts(code)
+            if row is not None:
+                parts.append(f"{code} is {row.describe()}")
     where = f"{finding.event.origin} event {finding.event.event_id}"
     return f"{' and '.join(parts) or 'matched'} ({where})"
 

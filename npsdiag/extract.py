@@ -1,7 +1,7 @@
 """Event -> Finding: what one event says, whatever layout the export gave it.
 
 Pure functions only: no I/O, no module state that changes, patterns compiled once in
-:mod:`npsdiag._patterns`. Three families of events are understood:
+:mod:`npsdiag._patterns`. Four families of events are understood:
 
 * messages of the NPS extension for Microsoft Entra MFA (channels AuthNOptCh, AuthZOptCh,
   AuthZAdminCh; providers ``Microsoft-AzureMfa-*``), read from their text whatever way the text
@@ -10,7 +10,13 @@ Pure functions only: no I/O, no module state that changes, patterns compiled onc
 * NPS's own Security events 6272-6280, read from their named fields, or from the rendered text
   when only a text dump exists;
 * the System events that explain requests never reaching the extension (NPS 13, 17, 18,
-  4400-4402; Schannel 36871).
+  4400-4402; Schannel 36871);
+* the RADIUS client's side of the same attempts: RD Gateway operational events, the Windows
+  VPN client's RasClient errors and the RRAS server's RemoteAccess errors
+  (:mod:`npsdiag.extract_client`).
+
+Pasted text that is none of these becomes a finding of kind ``text``, so the catalog can still
+recognise script output or a gateway's log line by its wording.
 
 docs/extraction.md lists every message shape with an example of what comes out of it.
 
@@ -30,6 +36,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 
 from npsdiag import _patterns as pat
+from npsdiag._names import EMPTY_VALUES as _EMPTY_VALUES
+from npsdiag._names import QUOTES as _QUOTES
+from npsdiag._names import user_key
+from npsdiag.extract_client import (
+    CLIENT_EVENT_IDS,
+    RDG,
+    RRAS,
+    VPN,
+    client_family,
+    client_finding,
+    sniff_client,
+)
 from npsdiag.model import Event, Finding, FindingKind
 
 __all__ = ["extract", "finding_from_text", "is_relevant", "user_key"]
@@ -43,14 +61,13 @@ PASTED_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 PASTED_ORIGIN = "<pasted>"
 
 _EXTENSION = "extension"
+#: The client-side families of :mod:`npsdiag.extract_client`.
+_CLIENT_FAMILIES = frozenset({RDG, VPN, RRAS})
 _NPS = "nps"
 _SYSTEM = "system"
 _TLS = "tls"
 
-_QUOTES = "'\"`"
 _LEADING_LABELS_MAX = 8
-#: Values NPS writes for "nothing" in Security events, plus the mask of an absent user name.
-_EMPTY_VALUES = frozenset({"", "-", "n/a", "null sid"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,8 +89,9 @@ def is_relevant(channel: str, provider: str, event_id: int) -> bool:
 
     Returns:
         True for extension channels and providers, Security 6272-6280 from
-        Microsoft-Windows-Security-Auditing, System 13/17/18/4400-4402 from NPS or IAS, and
-        Schannel 36871.
+        Microsoft-Windows-Security-Auditing, System 13/17/18/4400-4402 from NPS or IAS,
+        Schannel 36871, RD Gateway 200-304 and 312, RasClient 20221/20227 and RemoteAccess
+        20225/20255/20271.
     """
     return _source_family(channel, provider, event_id) is not None
 
@@ -91,6 +109,11 @@ def _source_family(channel: str, provider: str, event_id: int) -> str | None:
         return _SYSTEM
     if event_id == pat.SCHANNEL_TLS_ID and provider_key in pat.SCHANNEL_PROVIDERS:
         return _TLS
+    if event_id in CLIENT_EVENT_IDS:
+        # The RADIUS client's own logs: RD Gateway, Windows VPN client, RRAS.
+        client = client_family(channel, provider, event_id)
+        if client is not None:
+            return client
     if (
         provider_key.startswith(pat.EXTENSION_PROVIDER_PREFIX)
         or provider_key in pat.EXTENSION_PROVIDERS_SHORT
@@ -116,9 +139,10 @@ def extract(event: Event) -> Finding | None:
 
     Returns:
         A Finding, or None when the event is neither an extension message, nor an NPS Security
-        event, nor one of the relevant System events. An event from an extension channel or
-        provider always yields a Finding (kind ``ext.other`` when the message is not
-        recognised), so nothing the extension logged is dropped.
+        event, nor one of the relevant System or client-side events (a RasClient event that
+        reports no failure is None too). An event from an extension channel or provider always
+        yields a Finding (kind ``ext.other`` when the message is not recognised), so nothing the
+        extension logged is dropped.
     """
     family = _source_family(event.channel, event.provider, event.event_id)
     if family == _NPS:
@@ -127,6 +151,8 @@ def extract(event: Event) -> Finding | None:
         return _system_finding(event, _system_kind_for_id(event.event_id))
     if family == _TLS:
         return _system_finding(event, FindingKind.SYS_TLS)
+    if family in _CLIENT_FAMILIES:
+        return client_finding(event, family)
     text = _extension_text(event)
     if family == _EXTENSION or pat.EXTENSION_STRONG_MARKER.search(text):
         return _extension_finding(event, text)
@@ -151,7 +177,8 @@ def finding_from_text(text: str) -> Finding:
         text: a message, a rendered event, or a code.
 
     Returns:
-        Always a Finding; kind ``ext.other`` when nothing more specific is recognised.
+        Always a Finding; kind ``text`` when the text is not recognised as an event of any
+        family (a bare code included: nothing says the extension logged it).
     """
     event = Event(
         time=PASTED_TIME,
@@ -174,7 +201,7 @@ def finding_from_text(text: str) -> Finding:
             return Finding(event=event, kind=kind, reason_code=reason_code)
         return Finding(
             event=event,
-            kind=FindingKind.EXT_OTHER,
+            kind=FindingKind.TEXT,
             codes=codes,
             aadsts=aadsts,
             detail=None if codes or aadsts else _clean_detail(text),
@@ -186,41 +213,6 @@ def finding_from_text(text: str) -> Finding:
             finding, codes=codes, aadsts=finding.aadsts or aadsts, detail=None
         )
     return finding
-
-
-def user_key(user: str | None) -> str | None:
-    """Normalise a user name so the same person joins across event families.
-
-    Lower-cases, strips surrounding whitespace and quotes, drops a ``DOMAIN\\`` prefix and an
-    ``@domain`` suffix: ``CONTOSO\\Alice``, ``alice@contoso.com`` and ``alice`` all give
-    ``alice``.
-
-    Trade-off: a UPN prefix is not always the sAMAccountName (alternate login ids, renamed
-    accounts), and two domains may each hold an ``alice``; joins made through this key are
-    therefore reported with lower confidence by the diagnosis. Masked names
-    (``******@domain.com``) and placeholders (``<USERNAME>``) give None rather than a key that
-    would join unrelated people.
-
-    Args:
-        user: a user name in any form, or None.
-
-    Returns:
-        The key, or None when there is no usable name (``-``, empty, masked).
-    """
-    if user is None:
-        return None
-    name = user.strip().strip(_QUOTES).strip()
-    if name.lower() in _EMPTY_VALUES:
-        return None
-    name = name.rpartition("\\")[2]
-    if "@" in name:
-        name = name.rpartition("@")[0]
-    name = name.strip().lower()
-    if not name or name == "-" or set(name) <= {"*"}:
-        return None
-    if name.startswith("<") and name.endswith(">"):
-        return None
-    return name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -885,7 +877,7 @@ def _sniff_untyped(event: Event) -> Finding | None:
     ):
         if pattern.search(text):
             return _system_finding(event, kind)
-    return None
+    return sniff_client(event)
 
 
 def _reason_code_guess(finding: Finding) -> Finding:

@@ -188,6 +188,16 @@ class FindingKind:
     SYS_AUTHENTICATOR = "sys.message-authenticator"  # System 17/18
     SYS_DOMAIN_CONTROLLER = "sys.domain-controller"  # System 4400-4402
     SYS_TLS = "sys.tls"  # SChannel 36871
+    # The RADIUS client's side of the chain (npsdiag/extract_client.py): what the user's
+    # gateway or VPN logged about the same attempt.
+    RDG_AUTHORIZED = "rdg.authorized"  # RD Gateway 200/300 (policy met), 302 (connected)
+    RDG_DENIED = "rdg.denied"  # RD Gateway 201/301 (policy not met), 304 (no connection)
+    RDG_OTHER = "rdg.other"  # RD Gateway 303 (disconnected), 312 (connection initiated)
+    VPN_FAILED = "vpn.failed"  # RasClient 20227/20221: a dialed connection failed, error code
+    RAS_AUTH_FAILED = "ras.auth-failed"  # RemoteAccess 20271/20255/20225: RRAS refused a user
+    #: Pasted text that is none of the events above (a script's output, a gateway's syslog
+    #: line, a sentence from a report): only ``npsdiag explain`` produces it.
+    TEXT = "text"
 
 
 # Not frozen, for the same reason as Event (one Finding per relevant record); treat it as
@@ -220,6 +230,9 @@ class Finding:
     #: What makes two records copies of one event across exports (a hash of everything but
     #: the time), worked out while the event's values were at hand; 0 when not computed.
     identity: int = 0
+    #: A numeric error the event reports: the RD Gateway's ErrorCode (23003), the VPN
+    #: client's code (812, 691, 0). NPS reason codes stay in ``reason_code``.
+    error_code: int | None = None
 
     @property
     def identity_keys(self) -> tuple[str, ...]:

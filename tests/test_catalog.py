@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import importlib.util
 import json
@@ -28,10 +29,12 @@ from npsdiag.catalog import (
     SCOPES,
     SEVERITIES,
     SOURCES,
+    STEP_KINDS,
     UNKNOWN_CODE_ID,
     Catalog,
     CatalogEntry,
     MatchRule,
+    Step,
     check_catalog,
     code_to_kebab,
     load_catalog,
@@ -114,12 +117,17 @@ SYMPTOM_IDS = (
 #: Every file of the shipped catalog, in reading order.
 SHIPPED_FILES = (
     "catalog/aadsts.yaml",
+    "catalog/client.yaml",
     "catalog/config.yaml",
     "catalog/extension.yaml",
+    "catalog/healthcheck.yaml",
     "catalog/host.yaml",
     "catalog/nps.yaml",
+    "catalog/setup.yaml",
     "catalog/symptoms.yaml",
     "catalog/system.yaml",
+    "catalog/tables/aadsts.yaml",
+    "catalog/tables/events.yaml",
 )
 #: The entries the diagnosis raises from a pattern over many events, by detector name.
 DETECTOR_ENTRIES = {
@@ -138,7 +146,7 @@ VALID_ENTRY = """\
     code: SAMPLE_ERROR
   cause: Something is wrong.
   steps:
-    - Fix it.
+    - fix: Fix it.
   collect:
     - The log.
   references:
@@ -158,7 +166,7 @@ DETECTOR_ENTRY = """\
   detector: repeated-discards
   cause: Something repeats.
   steps:
-    - Fix it.
+    - fix: Fix it.
   references:
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension
   source: facts
@@ -363,12 +371,16 @@ def test_examples_match_their_entry_through_the_real_extractor(entry_id: str) ->
     catalog = load_catalog()
     entry = catalog.find(entry_id)
     assert entry is not None
-    # Extension texts arrive in an extension channel; NPS Security and System texts arrive as
-    # rendered text without an extension channel, and would be misread as extension messages
-    # if wrapped in one.
-    wrap = _untyped_event if entry_id.startswith(("nps.", "sys.")) else _event
+    # Extension texts arrive in an extension channel; NPS Security, System and client-side texts
+    # arrive as rendered text without an extension channel, and would be misread as extension
+    # messages if wrapped in one. Texts that are no event at all (script output, a gateway's log
+    # line, a sentence quoted from an event: kind "text" when pasted) only ever arrive pasted.
+    wrap = _event if entry_id.startswith("ext.") else _untyped_event
     for example in entry.examples:
-        for finding in (finding_from_text(example), extract(wrap(example))):
+        findings = [finding_from_text(example)]
+        if findings[0].kind != FindingKind.TEXT:
+            findings.append(extract(wrap(example)))
+        for finding in findings:
             assert finding is not None
             matches = catalog.match(finding)
             assert matches, f"{entry_id}: example matched nothing: {example[:80]}"
@@ -501,7 +513,7 @@ def _entry_yaml(entry_id: str, match: str, category: str = "configuration") -> s
     return (
         f"- id: {entry_id}\n  title: t\n  category: {category}\n  severity: low\n"
         f"  scope: user\n  match:\n{textwrap.indent(textwrap.dedent(match), '    ')}"
-        "  cause: c\n  steps: [s]\n  references: [https://example.com/x]\n"
+        "  cause: c\n  steps: [{fix: s}]\n  references: [https://example.com/x]\n"
         "  examples: [x]\n  source: facts\n"
     )
 
@@ -636,8 +648,14 @@ def test_duplicate_ids_across_files_name_the_first_file(tmp_path: Path) -> None:
         ("match:\n    code: SAMPLE_ERROR", "match: {}", "match rule 1: is empty"),
         ("match:\n    code: SAMPLE_ERROR", "match: []", "match must be a rule"),
         ("id: ext.sample-error", "id: Ext.Sample_Error", "must be lower-case dotted kebab-case"),
-        ("  - Fix it.", "  - 'Fix: it'\n    - Check: this", "'steps' item 2 is a mapping"),
-        ("  - Fix it.", "  []", "steps must not be empty for a 'configuration' entry"),
+        ("    - fix: Fix it.", "    - Fix it.", "'steps' item 1 has no kind: write it as"),
+        ("    - fix: Fix it.", "    - repair: Fix it.", "kind 'repair' is not allowed"),
+        ("    - fix: Fix it.", "    - Fix: it", "kind 'Fix' is not allowed"),
+        ("    - fix: Fix it.", "    - {fix: a, check: b}", "must be one '<kind>: <text>' pair"),
+        ("    - fix: Fix it.", "    - fix: ''", "must be a non-empty text after 'fix:'"),
+        ("    - fix: Fix it.", "    - [fix, it]", "must be one '<kind>: <text>' pair"),
+        ("  steps:\n    - fix: Fix it.", "  steps: fix", "'steps' must be a list"),
+        ("  - fix: Fix it.", "  []", "steps must not be empty for a 'configuration' entry"),
         ("  - https://learn", "  - http://learn", "reference 'http://learn.microsoft.com/entra"),
         ("    - 'ErrorCode:: SAMPLE_ERROR Msg:: broken'", "    []", "examples must hold at least"),
         ("title: Sample error", "title: [a, b]", "'title' must be a non-empty string"),
@@ -651,9 +669,59 @@ def test_bad_values_are_reported(tmp_path: Path, old: str, new: str, expected: s
     assert all(error.startswith(f"{tmp_path / 'bad.yaml'}: ") for error in errors)
 
 
+def test_steps_carry_their_kinds(tmp_path: Path) -> None:
+    text = VALID_ENTRY.replace(
+        "    - fix: Fix it.\n",
+        "    - check: Look first.\n    - fix: Fix it.\n    - collect: Keep the log.\n"
+        "    - escalate: 'Then call: support.'\n",
+    )
+    result = check_catalog([_write(tmp_path, "kinds.yaml", text)])
+    assert result.errors == () and result.catalog is not None
+    entry = result.catalog.get("ext.sample-error")
+    assert entry.steps == ("Look first.", "Fix it.", "Keep the log.", "Then call: support.")
+    assert entry.step_kinds == ("check", "fix", "collect", "escalate")
+    assert entry.typed_steps[1] == Step("fix", "Fix it.")
+    assert entry.fixes == ("Fix it.",)
+    assert entry.to_dict()["step_kinds"] == ["check", "fix", "collect", "escalate"]
+
+
+def test_step_kinds_must_fit_the_steps() -> None:
+    entry = load_catalog().get("ext.ests-token-error")
+    with pytest.raises(ValueError, match="step kinds"):
+        dataclasses.replace(entry, step_kinds=entry.step_kinds[:-1])
+
+
+@pytest.mark.parametrize(
+    ("category", "kinds", "warning"),
+    [
+        ("configuration", ("check",), "no 'fix' step"),
+        ("user", ("check", "collect"), "no 'fix' step"),
+        ("needs-support", ("check",), "neither 'fix' nor 'escalate'"),
+    ],
+)
+def test_entries_without_a_fix_are_linted(
+    tmp_path: Path, category: str, kinds: tuple[str, ...], warning: str
+) -> None:
+    steps = "".join(f"    - {kind}: Step {n}.\n" for n, kind in enumerate(kinds))
+    text = VALID_ENTRY.replace("    - fix: Fix it.\n", steps).replace(
+        "category: configuration", f"category: {category}"
+    )
+    result = check_catalog([_write(tmp_path, "lint.yaml", text)])
+    assert result.errors == ()
+    assert any(warning in line for line in result.warnings), result.warnings
+
+
+def test_every_shipped_failure_entry_says_how_to_fix_it(shipped: Catalog) -> None:
+    for entry in shipped:
+        if entry.category in ("configuration", "user"):
+            assert entry.fixes, entry.id
+        if entry.category == "needs-support":
+            assert {"fix", "escalate"} & set(entry.step_kinds), entry.id
+
+
 def test_benign_entries_may_omit_steps(tmp_path: Path) -> None:
     text = VALID_ENTRY.replace("category: configuration", "category: not-an-error")
-    text = text.replace("  steps:\n    - Fix it.\n", "  steps: []\n")
+    text = text.replace("  steps:\n    - fix: Fix it.\n", "  steps: []\n")
     assert _errors(tmp_path, "benign.yaml", text) == ()
 
 
@@ -863,7 +931,7 @@ def test_shipped_detectors_map_to_their_entries(shipped: Catalog) -> None:
 def test_readme_documents_every_field_and_value() -> None:
     readme = (CATALOG_DIR / "README.md").read_text(encoding="utf-8")
     values = CATEGORIES + SEVERITIES + SCOPES + SOURCES + RESPONSE_STATES + ENTRY_KEYS + RULE_KEYS
-    values += tuple(DETECTORS)
+    values += tuple(DETECTORS) + tuple(STEP_KINDS)
     missing = [value for value in values if f"`{value}`" not in readme]
     assert missing == []
     for severity in SEVERITIES:
@@ -884,6 +952,9 @@ def test_schema_enums_match_the_validator() -> None:
     assert set(rule["properties"]["kind"]["enum"]) == set(catalog_module._KINDS)
     assert entry["properties"]["id"]["pattern"] == catalog_module._ID_PATTERN.pattern
     assert tuple(entry["properties"]["detector"]["enum"]) == tuple(DETECTORS)
+    step = schema["$defs"]["step"]
+    assert tuple(step["propertyNames"]["enum"]) == tuple(STEP_KINDS)
+    assert entry["properties"]["steps"]["items"] == {"$ref": "#/$defs/step"}
 
 
 def test_shipped_yaml_validates_against_the_schema() -> None:
@@ -1115,6 +1186,7 @@ def _direct_holds(rule: MatchRule, finding: Finding) -> bool:
         and (rule.response_state is None or finding.response_state == rule.response_state)
         and (rule.event_id is None or finding.event.event_id == rule.event_id)
         and (rule.reason_code is None or finding.reason_code == rule.reason_code)
+        and (rule.error_code is None or finding.error_code == rule.error_code)
     )
 
 
@@ -1148,7 +1220,7 @@ def test_planned_matching_equals_direct_matching_on_every_sample_and_example() -
     for entry in catalog:
         if entry.check is not None or entry.detector is not None or entry.fact_check is not None:
             continue
-        wrap = _untyped_event if entry.id.startswith(("nps.", "sys.")) else _event
+        wrap = _event if entry.id.startswith("ext.") else _untyped_event
         for example in entry.examples:
             findings += [f for f in (finding_from_text(example), extract(wrap(example))) if f]
     assert len(findings) > 1000

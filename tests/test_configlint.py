@@ -679,7 +679,7 @@ def test_findings_are_flat_strings_in_a_fixed_order(catalog: Catalog) -> None:
         data = finding.as_dict()
         assert tuple(data) == FINDING_KEYS
         assert all(isinstance(value, str) for value in data.values())
-        assert data["fix"] == catalog.get(finding.id).steps[0]
+        assert data["fix"] == catalog.get(finding.id).fixes[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         findings[0].id = "x"  # type: ignore[misc]
     shuffled = list(dumps)
@@ -742,7 +742,7 @@ CHECK_ENTRY = """\
     matches: '^bad$'
   cause: Something is wrong.
   steps:
-    - Fix it.
+    - fix: Fix it.
   references:
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension
   examples:
@@ -1002,7 +1002,7 @@ def test_explains_is_refused_outside_configuration_checks(tmp_path: Path) -> Non
           match: {code: SAMPLE_CODE}
           explains: [ext.user-not-found]
           cause: A sample.
-          steps: [Nothing.]
+          steps: [{check: Nothing.}]
           references: [https://learn.microsoft.com/]
           examples: ['ErrorCode:: SAMPLE_CODE Msg:: sample']
           source: npsdiag

@@ -394,3 +394,104 @@ def test_an_answered_challenge_is_diagnosed_by_its_answer(catalog) -> None:  # t
     assert attempt.outcome == "rejected" and attempt.failed
     assert attempt.diagnosis is not None
     assert attempt.diagnosis.entry_id == "ext.oath-code-incorrect"
+
+
+# ---------------------------------------------------------------------------------------------
+# The RADIUS client's side: RD Gateway, Windows VPN client, RRAS events join the same attempt
+
+
+def _client(seconds: float, provider: str, event_id: int, **values: str) -> Finding:
+    """A client-side event as Windows writes it: RD Gateway leaves, RasClient data."""
+    fields: dict[str, str] = {}
+    data: tuple[str, ...] = ()
+    if provider == "Microsoft-Windows-TerminalServices-Gateway":
+        fields = {"Username": values["user"], "IpAddress": "203.0.113.7"}
+        fields["ErrorCode"] = values.get("code", "0")
+        channel = "Microsoft-Windows-TerminalServices-Gateway/Operational"
+    else:
+        data = ("{B4000371-A67F-452F-AA4C-3125AA9CFC78}", values["user"], "Contoso VPN")
+        data += (values.get("code", "0"),)
+        channel = "Application"
+    event = Event(
+        time=T0 + timedelta(seconds=seconds),
+        channel=channel,
+        provider=provider,
+        event_id=event_id,
+        level=2,
+        computer="GW01.contoso.com",
+        record_id=int(seconds * 1000) + 2,
+        fields=fields,
+        data=data,
+        message=None,
+        origin="gateway.evtx",
+    )
+    finding = extract(event)
+    assert finding is not None
+    return finding
+
+
+_RDG = "Microsoft-Windows-TerminalServices-Gateway"
+
+
+def test_gateway_denial_joins_the_challenge_it_could_not_answer(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _challenge(0, CID_A, "alice@contoso.com"),
+        _security(0.3, 6273, "CONTOSO\\alice", "CONTOSO\\alice", reason=21),
+        # The gateway logs its refusal from another machine, a little later.
+        _client(4, _RDG, 201, user="CONTOSO\\alice", code="23003"),
+    ]
+    result = diagnose(findings, catalog)
+    assert len(result.incidents) == 1
+    kinds = [f.kind for f in result.incidents[0].findings]
+    assert kinds == ["ext.challenge", "nps.denied", "rdg.denied"]
+    # The extension's evidence names the cause; the gateway's code only echoes it.
+    assert [p.entry_id for p in result.problems] == ["ext.challenge-no-answer"]
+
+
+def test_gateway_and_security_logs_alone_reach_the_nps_reason(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _security(0, 6273, "CONTOSO\\bob", "CONTOSO\\bob", reason=16),
+        _client(2, _RDG, 201, user="CONTOSO\\bob", code="23003"),
+    ]
+    result = diagnose(findings, catalog)
+    assert len(result.incidents) == 1
+    assert result.incidents[0].outcome == "rejected"
+    assert [p.entry_id for p in result.problems] == ["nps.reason-16"]
+
+
+def test_vpn_client_failure_joins_the_extension_error_within_its_window(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _ests(0, CID_A, "CONTOSO\\carol"),
+        _security(0.2, 6274, "CONTOSO\\carol", "CONTOSO\\carol"),
+        # The client gives up after its own timeout, well past NPS's join window.
+        _client(150, "RasClient", 20221, user="CONTOSO\\carol", code="0"),
+    ]
+    result = diagnose(findings, catalog)
+    assert len(result.incidents) == 1
+    assert result.problems[0].entry_id == "ext.ests-token-error.aadsts700027"
+
+
+def test_gateway_events_alone_point_to_the_nps_side(catalog) -> None:  # type: ignore[no-untyped-def]
+    findings = [
+        _client(0, _RDG, 312, user="dave@contoso.com"),
+        _client(5, _RDG, 201, user="CONTOSO\\dave", code="23003"),
+        _client(600, _RDG, 200, user="CONTOSO\\erin"),
+    ]
+    result = diagnose(findings, catalog)
+    assert [p.entry_id for p in result.problems] == ["rdg.cap-denied.error-23003"]
+    assert [i.outcome for i in result.incidents] == ["rejected", "accepted"]
+    assert [n.diagnosis.entry_id for n in result.notices if n.diagnosis] == [
+        "rdg.connection-initiated"
+    ]
+
+
+def test_client_events_beyond_their_window_stay_apart(catalog) -> None:  # type: ignore[no-untyped-def]
+    from npsdiag.diagnose import CLIENT_JOIN_WINDOW
+
+    late = CLIENT_JOIN_WINDOW.total_seconds() + 30
+    findings = [
+        _security(0, 6273, "CONTOSO\\fred", "CONTOSO\\fred", reason=16),
+        _client(late, "RasClient", 20227, user="CONTOSO\\fred", code="691"),
+    ]
+    result = diagnose(findings, catalog)
+    assert len(result.incidents) == 2

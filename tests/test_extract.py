@@ -833,18 +833,18 @@ def test_user_key(user: str | None, key: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "kind", "codes", "aadsts", "reason_code"),
     [
-        ("ESTS_TOKEN_ERROR", FindingKind.EXT_OTHER, ("ESTS_TOKEN_ERROR",), (), None),
-        ("  UserNotFound\n", FindingKind.EXT_OTHER, ("UserNotFound",), (), None),
-        ("somecode", FindingKind.EXT_OTHER, ("somecode",), (), None),
+        ("ESTS_TOKEN_ERROR", FindingKind.TEXT, ("ESTS_TOKEN_ERROR",), (), None),
+        ("  UserNotFound\n", FindingKind.TEXT, ("UserNotFound",), (), None),
+        ("somecode", FindingKind.TEXT, ("somecode",), (), None),
         ("IP_WHITE_LIST_WARNING", FindingKind.NOTICE, ("IP_WHITE_LIST_WARNING",), (), None),
-        ("ESTS_TOKEN_ERROR AADSTS7000112", FindingKind.EXT_OTHER, ("ESTS_TOKEN_ERROR",),
+        ("ESTS_TOKEN_ERROR AADSTS7000112", FindingKind.TEXT, ("ESTS_TOKEN_ERROR",),
          ("AADSTS7000112",), None),
-        ("AADSTS700027", FindingKind.EXT_OTHER, (), ("AADSTS700027",), None),
+        ("AADSTS700027", FindingKind.TEXT, (), ("AADSTS700027",), None),
         ("21", FindingKind.NPS_DENIED, (), (), 21),
         ("0", FindingKind.NPS_GRANTED, (), (), 0),
         ("Reason Code: 48", FindingKind.NPS_DENIED, (), (), 48),
         ("Reason Code: 0", FindingKind.NPS_GRANTED, (), (), 0),
-        ("the user could not sign in", FindingKind.EXT_OTHER, (), (), None),
+        ("the user could not sign in", FindingKind.TEXT, (), (), None),
     ],
 )  # fmt: skip
 def test_finding_from_text_bare_input(

@@ -592,7 +592,7 @@ FACT_ENTRY = """\
   explains: [ext.ests-token-error]
   cause: Something is wrong.
   steps:
-    - Fix it.
+    - fix: Fix it.
   references:
     - https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension
   examples:

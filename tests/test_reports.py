@@ -421,6 +421,7 @@ def test_guidance_from_entries_indexes_by_id() -> None:
     assert guidance == {
         "ext.x": Guidance("cause", ("one", "two"), ("log",), ("https://example.invalid",))
     }
+    assert guidance["ext.x"].fixes == ()  # a source without step kinds names no fix
     text = render("json", build_analysis(), ReportOptions(guidance=guidance))
     assert json.loads(text)["problems"][0]["steps"] == []  # other entry ids: no guidance
 
@@ -431,6 +432,10 @@ def test_guidance_from_the_shipped_catalog() -> None:
     guidance = guidance_from_entries(entries)
     assert set(guidance) == {entry.id for entry in entries}
     assert all(guidance[entry.id].steps == tuple(entry.steps) for entry in entries)
+    # The fixes are the catalog's fix steps, so a report can lead with the first one.
+    assert all(guidance[entry.id].fixes == entry.fixes for entry in entries)
+    timeout = guidance["nps.client-timeout"]
+    assert timeout.fixes[0] == timeout.steps[1] and timeout.fixes[0].startswith("Raise")
 
 
 def test_problem_cause_comes_from_guidance() -> None:

@@ -200,7 +200,8 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
     if entry.steps:
         lines += ["", "Next steps:"]
         lines += [
-            _indent(step, first=f"  {number}. ") for number, step in enumerate(entry.steps, 1)
+            _indent(step.text, first=f"  {number}. ({step.kind}) ")
+            for number, step in enumerate(entry.typed_steps, 1)
         ]
     if entry.collect:
         lines += ["", "Collect for support:"]
@@ -231,6 +232,8 @@ def _describe_rule(rule: MatchRule) -> str:
         parts.append(f"event id {rule.event_id}")
     if rule.reason_code is not None:
         parts.append(f"reason code {rule.reason_code}")
+    if rule.error_code is not None:
+        parts.append(f"error code {rule.error_code}")
     if rule.message is not None:
         parts.append(f"message matches /{rule.message}/")
     text = " and ".join(parts)

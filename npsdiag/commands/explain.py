@@ -1,4 +1,4 @@
-"""``npsdiag explain``: diagnose one pasted event message or code."""
+"""``npsdiag explain``: diagnose one pasted event message, code or number."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import typer
 _EPILOG = (
     "Examples:\n\n"
     "  npsdiag explain ESTS_TOKEN_ERROR\n\n"
+    "  npsdiag explain AADSTS700027\n\n"
+    "  npsdiag explain 6273      (an event id; also a reason or error code where one exists)\n\n"
+    '  npsdiag explain "reason code 48"\n\n'
     '  npsdiag explain "NPS Extension for Azure MFA: CID: ... Access Rejected for user alice '
     'with Azure MFA response: UserNotFound and message: ..."\n\n'
     "  Get-Clipboard | npsdiag explain -      (read the text from standard input)\n\n"
-    "Exit codes: 0 the text is known (including benign notices), 1 not in the catalog, "
-    "2 usage error."
+    "Exit codes: 0 the text is known (harmless notices included), 1 not in the catalog, "
+    "2 usage error (for example an empty text)."
 )
 
 
@@ -25,11 +28,13 @@ def register(app: typer.Typer) -> None:
 
 def explain(
     text: str = typer.Argument(
-        ..., help="An event message, or a code such as UserNotFound; - reads stdin."
+        ...,
+        help="An event message, a code such as UserNotFound or AADSTS700027, an event id such "
+        'as 6273, or "reason code 48"; - reads stdin.',
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Explain one NPS extension message or error code using the catalog."""
+    """Explain one message, error code or event id of the NPS MFA sign-in chain."""
     from npsdiag.catalog import load_catalog
     from npsdiag.explain import explain_text
 
@@ -47,16 +52,48 @@ def _as_text(result: dict[str, object]) -> str:
     lines: list[str] = []
     found = result["found"]
     assert isinstance(found, dict)
-    facts = [f"{key}: {value}" for key, value in found.items() if value not in (None, "", [])]
-    if facts:
-        lines.append("Found in the text:")
-        lines.extend(f"  {fact}" for fact in facts)
+    if found.get("kind") != "number":
+        facts = [
+            f"{key}: {value}"
+            for key, value in found.items()
+            if value not in (None, "", [], {}) and key not in ("aadsts_names", "recognised_as")
+        ]
+        if facts:
+            lines.append(f"Recognised as {found['recognised_as']}.")
+            lines.append("Found in the text:")
+            lines.extend(f"  {fact}" for fact in facts)
+        names = found.get("aadsts_names")
+        if isinstance(names, dict) and names:
+            lines.append("Entra sign-in codes:")
+            lines.extend(f"  {code}: {name}" for code, name in names.items())
+    events = result["events"]
+    assert isinstance(events, list)
+    for event in events:
+        assert isinstance(event, dict)
+        where = f"{event['log']}, {event['source']}"
+        lines.append(f"Event {event['event_id']} ({where}): {event['what']}")
+        entries = event["entries"]
+        assert isinstance(entries, list)
+        if entries:
+            lines.append("  Explained by:")
+            lines.extend(f"    {e['id']}  {e['title'] or ''}".rstrip() for e in entries)
+        if event["hint"]:
+            lines.append(f"  Next: {event['hint']}")
     matches = result["matches"]
     assert isinstance(matches, list)
     if not result["known"]:
-        lines.append("This text or code is not in the catalog.")
+        if found.get("kind") == "text" and not matches:
+            lines.append(
+                "This text is not in the catalog, and npsdiag does not recognise it as a message "
+                "of the NPS extension, of NPS, of Windows or of a RADIUS client."
+            )
+        else:
+            lines.append("This text or code is not in the catalog.")
+    elif result["harmless"]:
+        lines.append("This is expected behaviour or a harmless notice, not a fault.")
     if not matches:
-        lines.append("Next step: check the code's spelling, or run 'npsdiag catalog list'.")
+        if not result["known"]:
+            lines.append("Next step: check the spelling, or run 'npsdiag catalog list'.")
         return "\n".join(lines)
     for number, match in enumerate(matches, start=1):
         assert isinstance(match, dict)
@@ -68,10 +105,14 @@ def _as_text(result: dict[str, object]) -> str:
         )
         lines.append(f"   Likely cause: {match['cause']}")
         steps = match["steps"]
-        assert isinstance(steps, list)
+        kinds = match["step_kinds"]
+        assert isinstance(steps, list) and isinstance(kinds, list)
         if steps:
             lines.append("   Next steps:")
-            lines.extend(f"     {index}. {step}" for index, step in enumerate(steps, start=1))
+            lines.extend(
+                f"     {index}. ({kind}) {step}"
+                for index, (kind, step) in enumerate(zip(kinds, steps, strict=True), start=1)
+            )
         references = match["references"]
         assert isinstance(references, list)
         if references:

@@ -76,6 +76,8 @@ def guidance_from_entries(entries: Iterable[GuidanceSource]) -> dict[str, Guidan
             steps=tuple(entry.steps),
             collect=tuple(entry.collect),
             references=tuple(entry.references),
+            # Only catalog entries know which steps are fixes; other guidance sources have none.
+            fixes=tuple(getattr(entry, "fixes", ())),
         )
         for entry in entries
     }

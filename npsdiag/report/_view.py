@@ -205,6 +205,8 @@ class Guidance:
         cause: what is going wrong, in general terms ("" when unknown).
         steps: ordered next steps.
         collect: data to collect before escalating.
+        fixes: the steps that remove the cause (the catalog's ``fix`` steps), in order; the
+            first is what a report leads with. Empty when the entry has none.
         references: links (only ``http``/``https`` ones become hyperlinks in HTML).
     """
 
@@ -212,6 +214,7 @@ class Guidance:
     steps: tuple[str, ...] = ()
     collect: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    fixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
