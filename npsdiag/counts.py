@@ -17,9 +17,9 @@ Terminal, HTML, Markdown, JSON, CSV and the batch index all take their counts fr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from npsdiag.model import FAILED_OUTCOMES, Analysis
+from npsdiag.model import FAILED_OUTCOMES, Analysis, as_utc
 from npsdiag.people import person_names
 
 __all__ = ["OUTCOME_ORDER", "Counts", "count_analysis"]
@@ -56,12 +56,6 @@ class Counts:
     end: datetime | None
 
 
-def _utc(when: datetime) -> datetime:
-    return (
-        when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-    )
-
-
 def count_analysis(analysis: Analysis) -> Counts:
     """Count ``analysis`` by the definitions above."""
     incidents = analysis.incidents
@@ -79,13 +73,13 @@ def count_analysis(analysis: Analysis) -> Counts:
     outcomes = tuple(
         sorted(tally.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
     )
-    starts = [_utc(item.start) for item in (*incidents, *analysis.notices)]
-    ends = [_utc(item.end) for item in (*incidents, *analysis.notices)]
+    starts = [as_utc(item.start) for item in (*incidents, *analysis.notices)]
+    ends = [as_utc(item.end) for item in (*incidents, *analysis.notices)]
     for source in analysis.sources:
         if source.first_time is not None:
-            starts.append(_utc(source.first_time))
+            starts.append(as_utc(source.first_time))
         if source.last_time is not None:
-            ends.append(_utc(source.last_time))
+            ends.append(as_utc(source.last_time))
     return Counts(
         problems=len(analysis.problems),
         attempts=len(incidents),

@@ -10,17 +10,12 @@ of one report agree with each other and with the other formats.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
-from npsdiag.model import Incident
+from npsdiag.model import Incident, as_utc
 
 __all__ = ["assign_people", "group_people", "person_names"]
 
 _Node = tuple[str, str]
-
-
-def _utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
 def group_people(incidents: Sequence[Incident]) -> list[list[Incident]]:
@@ -72,7 +67,10 @@ def person_names(incidents: Sequence[Incident]) -> dict[int, str]:
     form of the name their earliest attempt used (report order: start, end, key), else
     under their first identity key.
     """
-    ordered = sorted(incidents, key=lambda i: (_utc(i.start), _utc(i.end), i.key))
+    if all(incident.person is not None or not _names_someone(incident) for incident in incidents):
+        # Decided already (the diagnosis assigns every incident its person).
+        return {id(incident): incident.person for incident in incidents if incident.person}
+    ordered = sorted(incidents, key=lambda i: (as_utc(i.start), as_utc(i.end), i.key))
     names: dict[int, str] = {}
     for group in group_people(ordered):
         name = next((incident.user for incident in group if incident.user), None)
@@ -87,6 +85,10 @@ def person_names(incidents: Sequence[Incident]) -> dict[int, str]:
         for incident in group:
             names[id(incident)] = incident.person or name
     return names
+
+
+def _names_someone(incident: Incident) -> bool:
+    return bool(incident.user) or any(finding.identity_keys for finding in incident.findings)
 
 
 def assign_people(incidents: Sequence[Incident]) -> None:

@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import islice
 
 from npsdiag.clock import offsets_text
 from npsdiag.counts import OUTCOME_ORDER, count_analysis
@@ -45,6 +46,7 @@ from npsdiag.model import (
     Incident,
     Problem,
     SourceStats,
+    as_utc,
 )
 from npsdiag.people import person_names
 
@@ -161,14 +163,16 @@ def display_text(text: str) -> str:
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _UNSAFE_DISPLAY.search(text) is None:
+    # Printable ASCII (no control character at all) needs nothing; two tests in C settle
+    # that common case before the regular expression.
+    if (text.isascii() and text.isprintable()) or _UNSAFE_DISPLAY.search(text) is None:
         return text
     return _UNSAFE_DISPLAY.sub(_display_replacement, text)
 
 
 def json_text(text: str) -> str:
     """Keep every character except lone surrogates, which UTF-8 cannot encode."""
-    if _SURROGATES.search(text) is None:
+    if text.isascii() or _SURROGATES.search(text) is None:
         return text
     return _SURROGATES.sub("\ufffd", text)
 
@@ -185,16 +189,12 @@ def format_time(when: datetime | None) -> str | None:
     """Format a datetime as UTC ISO 8601 with microseconds, or None."""
     if when is None:
         return None
+    # isoformat with fixed microseconds is TIME_FORMAT, and several times faster than strftime.
+    if when.tzinfo is timezone.utc:  # every reader's times: cut the "+00:00"
+        return when.isoformat(timespec="microseconds")[:-6] + "Z"
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    # isoformat with fixed microseconds is TIME_FORMAT, and several times faster than strftime.
     return when.isoformat(timespec="microseconds") + "Z"
-
-
-def _utc(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -773,7 +773,7 @@ TextPolicy = Callable[[str], str]
 def sorted_incidents(incidents: Iterable[Incident]) -> list[Incident]:
     """Incidents in report order: by start, end, then key (stable for equal keys)."""
     return sorted(
-        incidents, key=lambda incident: (_utc(incident.start), _utc(incident.end), incident.key)
+        incidents, key=lambda incident: (as_utc(incident.start), as_utc(incident.end), incident.key)
     )
 
 
@@ -788,7 +788,7 @@ def nps_decision(findings: Iterable[Finding]) -> Finding | None:
         if finding.kind not in NPS_DECISIONS:
             continue
         final = 0 if finding.kind == FindingKind.NPS_DISCARDED else 1
-        rank = (final, _utc(finding.event.time), index)
+        rank = (final, as_utc(finding.event.time), index)
         if best is None or rank > best[0]:
             best = (rank, finding)
     return None if best is None else best[1]
@@ -964,6 +964,7 @@ def build_view(
     incident_limit: int = 0,
     attempt_limit: int = 0,
     evidence: bool = True,
+    user_limit: int = 0,
 ) -> ReportView:
     """Build the view of ``analysis`` with every string passed through ``text``.
 
@@ -988,6 +989,8 @@ def build_view(
             :func:`attempts_shown`); ``attempt_count`` counts all.
         evidence: False for a format that shows no evidence events (terminal, CSV): each
             incident's ``findings`` is then empty, which saves converting every event.
+        user_limit: affected users ``users`` holds at most (the first in report order);
+            0 means all. The summary still counts every one.
 
     Returns:
         The view, in report order.
@@ -995,7 +998,7 @@ def build_view(
     builder = ViewBuilder(
         analysis, options, text, evidence_limit, incident_limit, attempt_limit, evidence
     )
-    return builder.build()
+    return builder.build(user_limit=user_limit)
 
 
 def stream_view(
@@ -1038,21 +1041,24 @@ class ViewBuilder:
         # to the first listed incident with that key (so a duplicated key still links
         # somewhere sensible) and to nothing when none is listed.
         self._anchors: dict[str, str] = {}
-        self._labels: dict[str, str] = {}
         groups = (
-            ("incident", self._incidents, set(self._shown_incidents)),
-            ("notice", self._notices, set(self._shown_notices)),
+            ("incident", self._incidents, self._shown_incidents),
+            ("notice", self._notices, self._shown_notices),
         )
         for prefix, group, shown in groups:
-            for index, incident in enumerate(group):
-                key = incident.key
-                if index in shown and key not in self._anchors:
+            for index in shown:
+                key = group[index].key
+                if key not in self._anchors:
                     self._anchors[key] = f"{prefix}-{index + 1}"
-                    self._labels[key] = self._incident_label(incident)
+        # Labels ("<start> <user>") are worked out when a reference needs one; the first
+        # incident of a key (listed ones first) names it.
+        self._first_of_key: dict[str, Incident] = {}
+        for _prefix, group, shown in groups:
+            for index in shown:
+                self._first_of_key.setdefault(group[index].key, group[index])
         for _prefix, group, _shown in groups:
             for incident in group:
-                if incident.key not in self._labels:
-                    self._labels[incident.key] = self._incident_label(incident)
+                self._first_of_key.setdefault(incident.key, incident)
         # Attempts link to their own incident, even when two incidents share a key.
         self._incident_anchors = {
             id(self._incidents[index]): f"incident-{index + 1}" for index in self._shown_incidents
@@ -1073,6 +1079,36 @@ class ViewBuilder:
         when = format_time(incident.start) or ""
         return f"{when} {self._text(incident.user) if incident.user else '(no user)'}"
 
+    #: References of a problem labelled even when their incident is not listed (Markdown
+    #: names the first ten of a problem's incidents).
+    _LABELLED = 10
+
+    def _reference(self, key: str, position: int) -> IncidentRef:
+        """A problem's reference to one of its incidents; the label only where one is shown."""
+        incident = self._first_of_key.get(key)
+        anchor = self._anchors.get(key)
+        if incident is None:
+            label = self._text(key)
+        elif anchor is not None or position < self._LABELLED:
+            label = self._incident_label(incident)
+        else:
+            label = ""  # never shown: neither listed nor among the first few
+        return IncidentRef(
+            key=self._text(key), anchor=anchor, label=label, known=incident is not None
+        )
+
+    def ordered(self) -> tuple[list[Incident], list[Incident]]:
+        """The incidents and the notices the view lists, in report order (all of them when
+        the view has no incident limit), for a format that writes them without views."""
+        return (
+            [self._incidents[index] for index in self._shown_incidents],
+            [self._notices[index] for index in self._shown_notices],
+        )
+
+    def problem_ranks(self, key: str) -> list[int]:
+        """The ranks of the problems that name incident ``key``."""
+        return [reference.rank for reference in self._problem_refs.get(key, ())]
+
     def iter_incidents(self, *, payloads: bool = True) -> Iterator[IncidentView]:
         """The listed incidents' views, in report order, built one at a time.
 
@@ -1088,7 +1124,7 @@ class ViewBuilder:
         for index in self._shown_notices:
             yield self._incident(f"notice-{index + 1}", self._notices[index], payloads)
 
-    def build(self, *, lists: bool = True) -> ReportView:
+    def build(self, *, lists: bool = True, user_limit: int = 0) -> ReportView:
         """The whole view; with ``lists=False`` without incidents, notices and users."""
         text = self._text
         analysis = self._analysis
@@ -1118,7 +1154,7 @@ class ViewBuilder:
             sources=sources,
             unknown_codes=unknown_codes,
             config_findings=config_findings,
-            users=tuple(self.iter_users()) if lists else (),
+            users=tuple(islice(self.iter_users(), user_limit or None)) if lists else (),
             coverage=self._coverage(),
             other_logs=tuple(
                 (text(name), text(note))
@@ -1223,8 +1259,8 @@ class ViewBuilder:
             identity_keys=keys,
             failed=failed,
             succeeded=sum(1 for incident in group if incident.outcome == "accepted"),
-            first_time=format_time(min(_utc(incident.start) for incident in group)) or "",
-            last_time=format_time(max(_utc(incident.end) for incident in group)) or "",
+            first_time=format_time(min(as_utc(incident.start) for incident in group)) or "",
+            last_time=format_time(max(as_utc(incident.end) for incident in group)) or "",
             attempts=tuple(
                 self._attempt(group[index]) for index in attempts_shown(group, self._attempt_limit)
             ),
@@ -1277,15 +1313,7 @@ class ViewBuilder:
         text = self._text
         guidance = self._options.guidance.get(problem.entry_id, Guidance())
         keys = tuple(dict.fromkeys(problem.incident_keys))
-        references = tuple(
-            IncidentRef(
-                key=text(key),
-                anchor=self._anchors.get(key),
-                label=self._labels.get(key, text(key)),
-                known=key in self._labels,
-            )
-            for key in keys
-        )
+        references = tuple(self._reference(key, position) for position, key in enumerate(keys))
         return ProblemView(
             rank=rank,
             anchor=f"problem-{rank}",

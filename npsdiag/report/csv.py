@@ -12,8 +12,8 @@ import csv
 import io
 from typing import TextIO
 
-from npsdiag.model import Analysis
-from npsdiag.report._view import IncidentView, ReportOptions, display_text, stream_view
+from npsdiag.model import Analysis, Incident
+from npsdiag.report._view import ReportOptions, display_text, format_time, sorted_incidents
 
 __all__ = ["COLUMNS", "neutralise_formula", "render", "write"]
 
@@ -44,32 +44,33 @@ def neutralise_formula(cell: str) -> str:
     return cell
 
 
-def _row(incident: IncidentView) -> list[str]:
+def _row(incident: Incident) -> list[str]:
+    """One incident's cells, straight from the model, each cleaned for display."""
     diagnosis = incident.diagnosis
+    text = display_text
     cells = [
-        incident.start,
-        incident.end,
-        incident.user or "",
-        incident.outcome,
-        incident.cid or "",
-        ";".join(incident.codes),
-        diagnosis.entry_id if diagnosis else "",
-        diagnosis.title if diagnosis else "",
-        diagnosis.category if diagnosis else "",
-        diagnosis.severity if diagnosis else "",
-        diagnosis.confidence if diagnosis else "",
-        str(incident.evidence_count),
-        ";".join(incident.origins),
+        format_time(incident.start) or "",
+        format_time(incident.end) or "",
+        text(incident.user) if incident.user else "",
+        text(incident.outcome),
+        text(incident.cid) if incident.cid else "",
+        ";".join(text(code) for code in incident.codes),
+        text(diagnosis.entry_id) if diagnosis else "",
+        text(diagnosis.title) if diagnosis else "",
+        text(diagnosis.category) if diagnosis else "",
+        text(diagnosis.severity) if diagnosis else "",
+        text(diagnosis.confidence) if diagnosis else "",
+        str(len(incident.findings)),
+        ";".join(sorted({text(finding.event.origin) for finding in incident.findings})),
     ]
     return [neutralise_formula(cell) for cell in cells]
 
 
 def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
     """Write the incidents of ``analysis`` as CSV (header row first), row by row."""
-    _view, builder = stream_view(analysis, options, display_text, evidence=False)  # none shown
     writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(COLUMNS)
-    for incident in builder.iter_incidents():
+    for incident in sorted_incidents(analysis.incidents):
         writer.writerow(_row(incident))
 
 

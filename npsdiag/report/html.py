@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from npsdiag.model import Analysis, Finding, FindingKind, Incident
+from npsdiag.model import Analysis, Finding, FindingKind, Incident, as_utc
 from npsdiag.report._view import (
     FAILED_OUTCOMES,
     NPS_DECISIONS,
@@ -165,12 +165,6 @@ class Timeline:
     unlinked_marks: bool = False  # some single-decision mark has no link (incident not listed)
 
 
-def _utc(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
-
-
 def _number(value: float) -> str:
     """SVG coordinates with one decimal, so output is stable across platforms."""
     return f"{value:.1f}"
@@ -245,7 +239,7 @@ def _decisions(analysis: Analysis, listed: frozenset[str]) -> dict[str, list[_De
             if finding.kind not in NPS_DECISIONS or id(finding) in seen:
                 continue
             seen.add(id(finding))
-            decision = _Decision(_utc(finding.event.time), finding, anchor)
+            decision = _Decision(as_utc(finding.event.time), finding, anchor)
             found.setdefault(finding.kind, []).append(decision)
     for decisions in found.values():
         decisions.sort(key=lambda decision: decision.when)  # stable: incident order on ties
@@ -332,12 +326,12 @@ def _bar_series(analysis: Analysis, view: ReportView) -> list[_Series]:
     for problem, problem_view in zip(analysis.problems, view.problems, strict=True):
         keys = [key for key in dict.fromkeys(problem.incident_keys) if key in by_key]
         explained.update(keys)
-        times = [_utc(by_key[key].start) for key in keys]
+        times = [as_utc(by_key[key].start) for key in keys]
         series.append(
             (f"{problem_view.rank}. {problem_view.title}", problem_view.anchor, "problem", times)
         )
     others = [
-        _utc(incident.start)
+        as_utc(incident.start)
         for incident in analysis.incidents
         if incident.outcome in FAILED_OUTCOMES and incident.key not in explained
     ]

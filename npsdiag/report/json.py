@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, TextIO
 
 from npsdiag.clock import format_offset
-from npsdiag.model import Analysis
+from npsdiag.model import Analysis, Event, Finding, Incident
 from npsdiag.report._view import (
     AttemptView,
     ClockView,
@@ -37,9 +38,12 @@ from npsdiag.report._view import (
     SourceView,
     UserView,
     ViewBuilder,
+    format_time,
     json_text,
     stream_view,
 )
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 __all__ = ["SCHEMA_VERSION", "event_document", "render", "write", "write_lines"]
 
@@ -54,11 +58,13 @@ JsonObject = dict[str, Any]
 _encode = json.JSONEncoder(
     sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":")
 ).encode
-#: JSON Lines are split by line-reading code that may also break at U+2028, U+0085 and the
-#: like: every non-ASCII character is escaped there, so a line is always one object.
-_encode_line = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=True, allow_nan=False, separators=(",", ":")
-).encode
+#: Characters that line-reading code (``str.splitlines``) may take as a line break although
+#: JSON leaves them raw in strings; JSON Lines escape them, so a line is always one object.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _encode_line(value: Any) -> str:
+    return _line(value).translate(_LINE_BREAKS)
 
 
 def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
@@ -267,23 +273,107 @@ def _head(view: ReportView) -> JsonObject:
     }
 
 
-def _items(builder: ViewBuilder) -> Iterator[IncidentView]:
-    yield from builder.iter_incidents()
-    yield from builder.iter_notices()
+def _event_object(event: Event) -> JsonObject:
+    """One evidence event of the ``events`` table, straight from the model."""
+    return {
+        "time": format_time(event.time),
+        "channel": event.channel,
+        "provider": event.provider,
+        "event_id": event.event_id,
+        "level": event.level,
+        "computer": event.computer,
+        "record_id": event.record_id,
+        "fields": dict(event.fields),
+        "data": list(event.data),
+        "message": event.message,
+        "origin": event.origin,
+        "qualifiers": event.qualifiers,
+        "keywords": event.keywords,
+    }
+
+
+def _finding_object(finding: Finding, event: int | JsonObject) -> JsonObject:
+    return {
+        "kind": finding.kind,
+        "codes": list(finding.codes),
+        "cid": finding.cid,
+        "user": finding.user,
+        "user_key": finding.user_key,
+        "state": finding.state,
+        "aadsts": list(finding.aadsts),
+        "trace_id": finding.trace_id,
+        "correlation_id": finding.correlation_id,
+        "detail": finding.detail,
+        "response_state": finding.response_state,
+        "reason_code": finding.reason_code,
+        "client_ip": finding.client_ip,
+        "client_name": finding.client_name,
+        "nas_ip": finding.nas_ip,
+        "event": event,
+    }
+
+
+def _incident_object(
+    incident: Incident, ranks: list[int], evidence: list[JsonObject]
+) -> JsonObject:
+    diagnosis = incident.diagnosis
+    return {
+        "key": incident.key,
+        "user": incident.user,
+        "start": format_time(incident.start),
+        "end": format_time(incident.end),
+        "outcome": incident.outcome,
+        "cid": incident.cid,
+        "codes": list(incident.codes),
+        "diagnosis": None
+        if diagnosis is None
+        else {
+            "entry_id": diagnosis.entry_id,
+            "title": diagnosis.title,
+            "category": diagnosis.category,
+            "severity": diagnosis.severity,
+            "confidence": diagnosis.confidence,
+            "because": diagnosis.because,
+            "key_evidence": diagnosis.key_evidence,
+        },
+        "problem_ranks": ranks,
+        "origins": sorted({finding.event.origin for finding in incident.findings}),
+        "evidence": evidence,
+    }
+
+
+def _line(value: Any) -> str:
+    """``value`` encoded (C encoder); lone surrogates, which UTF-8 cannot hold, become U+FFFD.
+
+    One search over the encoded line replaces a search per string: the text policy of the
+    JSON report (``json_text``) is the identity but for surrogates.
+    """
+    text = _encode(value)
+    # Most lines are ASCII, which a test in C settles at once.
+    if not text.isascii() and _SURROGATES.search(text) is not None:
+        text = _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
-    """Write the JSON report of ``analysis`` to ``stream``, element by element."""
+    """Write the JSON report of ``analysis`` to ``stream``, element by element.
+
+    Incidents, notices and events are written straight from the model (the report view would
+    build an object per value of every event); the rest goes through the view as in every
+    other format.
+    """
     view, builder = stream_view(analysis, options, json_text)
     head = _head(view)
-    lists: dict[str, Callable[[], Iterable[JsonObject]]] = {
-        "events": lambda: _events(builder),
-        "incidents": lambda: _incidents(builder.iter_incidents(payloads=False), 0),
-        # The notices' events follow every incident's in ``events``.
-        "notices": lambda: _incidents(
-            builder.iter_notices(payloads=False),
-            sum(len(incident.findings) for incident in analysis.incidents),
+    incidents, notices = builder.ordered()
+    first_notice_event = sum(len(incident.findings) for incident in incidents)
+    lists: dict[str, Callable[[], Iterable[Any]]] = {
+        "events": lambda: (
+            _event_object(analysis.full_event(finding.event))
+            for item in (*incidents, *notices)
+            for finding in item.findings
         ),
+        "incidents": lambda: _incident_objects(incidents, builder, 0),
+        "notices": lambda: _incident_objects(notices, builder, first_notice_event),
         "users": lambda: (_user(user) for user in builder.iter_users()),
     }
     keys = sorted([*head, *lists])
@@ -293,28 +383,24 @@ def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
         if key in lists:
             stream.write("[")
             for number, item in enumerate(lists[key]()):
-                stream.write(("\n" if number == 0 else ",\n") + _encode(item))
+                stream.write(("\n" if number == 0 else ",\n") + _line(item))
             stream.write("\n]")
         else:
-            stream.write(_encode(head[key]))
+            stream.write(_line(head[key]))
         stream.write(",\n" if position < len(keys) - 1 else "}\n")
 
 
-def _events(builder: ViewBuilder) -> Iterator[JsonObject]:
-    for incident in _items(builder):
-        for finding in incident.findings:
-            yield event_document(finding.event)
-
-
-def _incidents(incidents: Iterable[IncidentView], first_event: int) -> Iterator[JsonObject]:
+def _incident_objects(
+    incidents: Iterable[Incident], builder: ViewBuilder, first_event: int
+) -> Iterator[JsonObject]:
     """Incidents whose findings point into ``events``, counting from ``first_event``."""
     number = first_event
     for incident in incidents:
         evidence = []
         for finding in incident.findings:
-            evidence.append(_finding(finding, number))
+            evidence.append(_finding_object(finding, number))
             number += 1
-        yield _incident(incident, evidence)
+        yield _incident_object(incident, builder.problem_ranks(incident.key), evidence)
 
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
@@ -345,12 +431,15 @@ def write_lines(analysis: Analysis, options: ReportOptions, stream: TextIO) -> N
     stream.write(_encode_line(first) + "\n")
     for problem in head["problems"]:
         stream.write(_encode_line({"type": "problem", **problem}) + "\n")
-    for kind, items in (("incident", builder.iter_incidents()), ("notice", builder.iter_notices())):
+    incidents, notices = builder.ordered()
+    for kind, items in (("incident", incidents), ("notice", notices)):
         for incident in items:
             evidence = [
-                _finding(finding, event_document(finding.event)) for finding in incident.findings
+                _finding_object(finding, _event_object(analysis.full_event(finding.event)))
+                for finding in incident.findings
             ]
-            stream.write(_encode_line({"type": kind, **_incident(incident, evidence)}) + "\n")
+            document = _incident_object(incident, builder.problem_ranks(incident.key), evidence)
+            stream.write(_encode_line({"type": kind, **document}) + "\n")
     for user in builder.iter_users():
         stream.write(_encode_line({"type": "user", **_user(user)}) + "\n")
     for source in head["sources"]:

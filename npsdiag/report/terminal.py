@@ -239,13 +239,13 @@ def _attempt_widths(users: Sequence[UserView], limit: int, width: int) -> list[i
 def _users(view: ReportView, options: ReportOptions) -> list[RenderableType]:
     """Each affected user with their first attempts; the other formats list every attempt."""
     users = view.users
-    parts: list[RenderableType] = [Rule(f"Affected users ({len(users)})", align="left")]
+    total = view.summary.affected_users
+    parts: list[RenderableType] = [Rule(f"Affected users ({total})", align="left")]
     if not users:
         parts.append(Text("No user has a failed attempt."))
         return parts
-    user_limit = max(options.max_terminal_users, 0)
     attempt_limit = max(options.max_terminal_attempts, 0)
-    shown = users[:user_limit]
+    shown = users
     parts.append(
         Text("Time (UTC), outcome, codes, NPS decision (Security event, reason), diagnosis", "dim")
     )
@@ -262,12 +262,11 @@ def _users(view: ReportView, options: ReportOptions) -> list[RenderableType]:
             grid.add_row(*_attempt_row(attempt))
         if user.attempts[:attempt_limit]:
             parts.append(Padding(grid, (0, 0, 0, 3)))
-        hidden = len(user.attempts) - min(attempt_limit, len(user.attempts))
+        hidden = user.attempt_count - min(attempt_limit, len(user.attempts))
         if hidden:
-            last = user.attempts[-1]
-            more = Text(f"and {hidden} more (the last at {_seconds(last.start)}, {last.outcome})")
+            more = Text(f"and {hidden} more (the last ending at {_seconds(user.last_time)})")
             parts.append(Padding(more, (0, 0, 0, 3), style="dim"))
-    hidden_users = len(users) - len(shown)
+    hidden_users = total - len(shown)
     if hidden_users:
         parts.append(
             Text(f"... and {hidden_users} more affected users (see the HTML or JSON report)", "dim")
@@ -276,7 +275,8 @@ def _users(view: ReportView, options: ReportOptions) -> list[RenderableType]:
 
 
 def _incidents(view: ReportView, options: ReportOptions) -> list[RenderableType]:
-    parts: list[RenderableType] = [Rule(f"Incidents ({len(view.incidents)})", align="left")]
+    total = view.summary.incidents
+    parts: list[RenderableType] = [Rule(f"Incidents ({total})", align="left")]
     if not view.incidents:
         parts.append(Text("No incidents."))
         return parts
@@ -302,7 +302,7 @@ def _incidents(view: ReportView, options: ReportOptions) -> list[RenderableType]
             _cause_text(incident.cause, incident.diagnosis is not None),
         )
     parts.append(table)
-    hidden = len(view.incidents) - min(limit, len(view.incidents))
+    hidden = total - min(limit, len(view.incidents))
     if hidden:
         parts.append(
             Text(f"... and {hidden} more incidents (see the HTML, JSON or CSV report)", "dim")
@@ -372,7 +372,16 @@ def _extras(view: ReportView) -> list[RenderableType]:
 
 def render(analysis: Analysis, options: ReportOptions) -> str:
     """Render ``analysis`` for the console (ANSI colours only when ``options.color``)."""
-    view = build_view(analysis, options, display_text, evidence=False)  # none shown
+    # Views only for what the console shows: the first incidents, users and attempts.
+    view = build_view(
+        analysis,
+        options,
+        display_text,
+        evidence=False,
+        incident_limit=max(options.max_terminal_incidents, 1),
+        attempt_limit=max(options.max_terminal_attempts, 1),
+        user_limit=max(options.max_terminal_users, 1),
+    )
     buffer = io.StringIO()
     console = Console(
         file=buffer,
