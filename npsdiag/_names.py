@@ -35,6 +35,24 @@ def user_key(user: str | None) -> str | None:
     """
     if user is None:
         return None
+    known = _KEYS.get(user, _UNSEEN)
+    if known is not _UNSEEN:
+        return known  # type: ignore[return-value]
+    key = _user_key(user)
+    if len(_KEYS) >= _MAX_KEYS:
+        _KEYS.clear()  # hostile input full of distinct names cannot grow it without bound
+    _KEYS[user] = key
+    return key
+
+
+#: Keys already worked out: a busy server's log names the same few thousand people again and
+#: again, and this runs two or three times per relevant record.
+_KEYS: dict[str, str | None] = {}
+_MAX_KEYS = 65_536
+_UNSEEN = object()
+
+
+def _user_key(user: str) -> str | None:
     name = user.strip().strip(QUOTES).strip()
     if name.lower() in EMPTY_VALUES:
         return None

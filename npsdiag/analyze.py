@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
@@ -139,32 +140,31 @@ class _Pool:
     __slots__ = ("values",)
 
     def __init__(self) -> None:
-        self.values: dict[object, object] = {}
+        self.values: dict[Any, Any] = {}
 
     def finding(self, finding: Finding) -> None:
-        values = self.values
-        for name in _POOLED:
-            value = getattr(finding, name)
-            if value:
-                setattr(finding, name, values.setdefault(value, value))
+        # Spelled out rather than looped over names: this runs once per relevant record.
+        pool = self.values.setdefault
+        if finding.codes:
+            finding.codes = pool(finding.codes, finding.codes)
+        if finding.user:
+            finding.user = pool(finding.user, finding.user)
+        if finding.user_key:
+            finding.user_key = pool(finding.user_key, finding.user_key)
+        if finding.user_aliases:
+            finding.user_aliases = pool(finding.user_aliases, finding.user_aliases)
+        if finding.client_ip:
+            finding.client_ip = pool(finding.client_ip, finding.client_ip)
+        if finding.client_name:
+            finding.client_name = pool(finding.client_name, finding.client_name)
+        if finding.nas_ip:
+            finding.nas_ip = pool(finding.nas_ip, finding.nas_ip)
+        if finding.detail:
+            finding.detail = pool(finding.detail, finding.detail)
+        if finding.cid:
+            finding.cid = pool(finding.cid, finding.cid)
         event = finding.event
-        event.computer = values.setdefault(event.computer, event.computer)  # type: ignore[assignment]
-
-
-_POOLED = (
-    "codes",
-    "user",
-    "user_key",
-    "user_aliases",
-    "aadsts",
-    "response_state",
-    "client_ip",
-    "client_name",
-    "nas_ip",
-    "detail",
-    "cid",
-    "state",
-)
+        event.computer = pool(event.computer, event.computer)
 
 
 def _read_all(

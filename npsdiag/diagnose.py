@@ -193,8 +193,8 @@ def diagnose(
     """
     ordered = sorted(findings, key=_sort_key)
     groups = _group_extension(ordered, catalog)
-    groups = _resolve_challenges(groups)
     _join_nps(groups, [f for f in ordered if not _is_extension(f) and f.kind not in CLIENT_KINDS])
+    groups = _resolve_challenges(groups)
     # Client-side events join after NPS's, so they also reach NPS evidence that found no
     # extension attempt (a report built from the gateway's and NPS's logs only).
     _join_nps(groups, [f for f in ordered if f.kind in CLIENT_KINDS], CLIENT_JOIN_WINDOW)
@@ -285,43 +285,52 @@ def _group_extension(ordered: Sequence[Finding], catalog: Catalog) -> list[_Grou
 _AMBIGUOUS = _Group("ambiguous")
 
 
+class _Tier:
+    """Groups whose spans are at most ``longest`` long, sorted by start."""
+
+    __slots__ = ("ends", "groups", "longest", "starts")
+
+    def __init__(self, groups: list[_Group]) -> None:
+        self.groups = groups
+        self.starts = [g.start for g in groups]
+        self.ends = [g.end for g in groups]
+        self.longest = max((g.end - g.start for g in groups), default=0.0)
+
+
 class _TimeIndex:
     """Groups of one identity sorted by start time, for window look-ups in O(log n).
 
     The spans are those of the groups when the index is frozen (the attempts' own
-    extension evidence); NPS evidence joined later does not move an attempt. Groups longer
-    than :data:`_LONG_ATTEMPT` are kept in a list of their own that every look-up scans, so
-    that a look-up only needs to reach back by the longest short group.
+    extension evidence); NPS evidence joined later does not move an attempt. A look-up must
+    reach back from a time by the longest span it may meet, so groups are kept in tiers by
+    span: most attempts last a second, so their tier only reaches back a few seconds,
+    however long the few attempts with retransmissions are; groups longer than
+    :data:`_LONG_ATTEMPT` (a CID reused for hours) are scanned on their own.
     """
+
+    #: Upper bounds of the tiers' spans, in seconds; the last tier holds the rest.
+    _BOUNDS = (4.0, _LONG_ATTEMPT)
 
     def __init__(self) -> None:
         self.groups: list[_Group] = []
-        self.starts: list[float] = []
-        self.ends: list[float] = []
-        self.long: list[tuple[float, float, _Group]] = []
-        self.longest = 0.0
+        self.tiers: list[_Tier] = []
+        self.long: list[_Group] = []
 
     def add(self, group: _Group) -> None:
         self.groups.append(group)
 
     def freeze(self) -> None:
         self.groups.sort(key=lambda g: (g.start, g.key))
-        self.long = [(g.start, g.end, g) for g in self.groups if g.end - g.start > _LONG_ATTEMPT]
-        if self.long:
-            self.groups = [g for g in self.groups if g.end - g.start <= _LONG_ATTEMPT]
-        self.starts = [g.start for g in self.groups]
-        self.ends = [g.end for g in self.groups]
-        self.longest = max((g.end - g.start for g in self.groups), default=0.0)
-
-    def starting_between(self, low: float, high: float) -> list[_Group]:
-        """Groups whose start is in [low, high], in start order."""
-        first = bisect_left(self.starts, low)
-        last = bisect_right(self.starts, high)
-        found = self.groups[first:last]
-        if self.long:
-            found += [g for start, _end, g in self.long if low <= start <= high]
-            found.sort(key=lambda g: (g.start, g.key))
-        return found
+        parts: list[list[_Group]] = [[] for _ in self._BOUNDS]
+        for group in self.groups:
+            span = group.end - group.start
+            for part, bound in zip(parts, self._BOUNDS, strict=True):
+                if span <= bound:
+                    part.append(group)
+                    break
+            else:
+                self.long.append(group)
+        self.tiers = [_Tier(part) for part in parts if part]
 
     def nearest(self, when: float, window: float, margin: float) -> list[tuple[float, _Group]]:
         """``(distance, group)`` of the groups nearest to ``when``: those within ``window``
@@ -330,26 +339,27 @@ class _TimeIndex:
         Scans outwards from ``when`` and stops as soon as no further group can be closer
         than the limit, so a user with thousands of attempts costs a few comparisons.
         """
-        starts, ends, groups = self.starts, self.ends, self.groups
         found: list[tuple[float, _Group]] = []
         limit = window
-        position = bisect_left(starts, when)
-        for index in range(position, len(starts)):
-            distance = starts[index] - when
-            if distance > limit:
-                break
-            found.append((distance, groups[index]))
-            limit = min(limit, distance + margin)
-        reach = self.longest
-        for index in range(position - 1, -1, -1):
-            if when - starts[index] - reach > limit:
-                break
-            distance = max(0.0, when - ends[index])
-            if distance <= limit:
+        for tier in self.tiers:
+            starts, ends, groups = tier.starts, tier.ends, tier.groups
+            position = bisect_left(starts, when)
+            for index in range(position, len(starts)):
+                distance = starts[index] - when
+                if distance > limit:
+                    break
                 found.append((distance, groups[index]))
                 limit = min(limit, distance + margin)
-        for start, end, group in self.long:
-            distance = max(0.0, start - when, when - end)
+            reach = tier.longest
+            for index in range(position - 1, -1, -1):
+                if when - starts[index] - reach > limit:
+                    break
+                distance = max(0.0, when - ends[index])
+                if distance <= limit:
+                    found.append((distance, groups[index]))
+                    limit = min(limit, distance + margin)
+        for group in self.long:
+            distance = max(0.0, group.start - when, when - group.end)
             if distance <= limit:
                 found.append((distance, group))
                 limit = min(limit, distance + margin)
@@ -360,27 +370,46 @@ def _resolve_challenges(groups: list[_Group]) -> list[_Group]:
     """Merge a challenge into the same user's next answer within the MFA session lifetime.
 
     The challenge and the second Access-Request that answers it may carry different CIDs,
-    so only user and time tie them together. A challenge left alone stays "no answer".
+    so only user and time tie them together. Runs after NPS's evidence joined the attempts:
+    a challenge NPS already ended (6273 reason 21 right after it: a client that cannot
+    answer) was not answered, and a challenge followed by a newer one of the same user
+    before any answer was abandoned. Either stays "no answer"; on a busy server, joining it
+    to a later, unrelated answer would hide it.
     """
     answered = {FindingKind.ACCEPTED, FindingKind.REJECTED, FindingKind.EXCEPTION}
-    by_user: dict[str, _TimeIndex] = defaultdict(_TimeIndex)
+    answers: dict[str, list[_Group]] = defaultdict(list)
+    pending: dict[str, list[_Group]] = defaultdict(list)
     for group in groups:
-        if group.user_key and group.kinds() & answered:
-            by_user[group.user_key].add(group)
-    for index in by_user.values():
-        index.freeze()
+        who = group.user_key
+        if not who:
+            continue
+        kinds = group.kinds()
+        said = {kind for kind in kinds if kind.startswith("ext.")}
+        if said & answered:
+            answers[who].append(group)
+        elif said == {FindingKind.CHALLENGE}:
+            pending[who].append(group)
     lifetime = SESSION_LIFETIME.total_seconds()
     merged: set[int] = set()
-    for group in groups:
-        if group.kinds() != {FindingKind.CHALLENGE} or not group.user_key:
+    for who, challenges in pending.items():
+        replies = sorted(answers.get(who, ()), key=lambda g: (g.start, g.key))
+        if not replies:
             continue
-        answers = by_user.get(group.user_key)
-        if answers is None:
-            continue
-        candidates = answers.starting_between(group.start, group.start + lifetime)
-        if candidates:
-            candidates[0].absorb(group)  # the earliest answer after the challenge
-            merged.add(id(group))
+        starts = [reply.start for reply in replies]
+        challenges.sort(key=lambda g: (g.start, g.key))
+        for position, challenge in enumerate(challenges):
+            if challenge.kinds() & _NPS_FINAL:
+                continue  # NPS answered the challenge's request itself: nothing came back
+            index = bisect_left(starts, challenge.start)
+            if index == len(replies) or starts[index] > challenge.start + lifetime:
+                continue
+            reply = replies[index]
+            newer = challenges[position + 1].start if position + 1 < len(challenges) else None
+            if newer is not None and newer <= reply.start:
+                continue  # a newer challenge came first: this one was abandoned
+            reply.absorb(challenge)
+            reply.findings.sort(key=_sort_key)
+            merged.add(id(challenge))
     return [g for g in groups if id(g) not in merged]
 
 
@@ -393,6 +422,8 @@ def _join_nps(
     ``Finding.identity_keys``) and a time within NPS_JOIN_WINDOW. When two attempts are
     about equally close the event is left on its own rather than forced.
     """
+    if not nps_findings:
+        return
     attempts: dict[str, _TimeIndex] = defaultdict(_TimeIndex)
     for group in groups:
         if group.key.startswith("notice:"):
