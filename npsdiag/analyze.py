@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
@@ -15,12 +15,11 @@ from npsdiag.diagnose import diagnose, link_configuration
 from npsdiag.errors import InputError, NothingToAnalyseError
 from npsdiag.evidence import MEMORY, EvidenceStore
 from npsdiag.extract import extract, is_relevant
-from npsdiag.factcheck import configuration_findings
-from npsdiag.facts import read_host_facts
 from npsdiag.model import Analysis, Finding, SourceKind, SourceStats
 from npsdiag.sources import Discovery, Source, discover, read_events
-from npsdiag.sources.bundle import source_bytes
-from npsdiag.sources.regquery import RegistryDump, parse_regquery
+
+if TYPE_CHECKING:
+    from npsdiag.sources.regquery import RegistryDump
 
 __all__ = ["analyze_paths"]
 
@@ -71,10 +70,7 @@ def analyze_paths(
     gc.disable()
     try:
         read = _read_all(discovery.sources, accounts, on_source, catalog, store)
-        dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
-        # What `npsdiag collect` gathers besides logs (certificates, auditing, version,
-        # manifest): read and accounted for in npsdiag.facts, checked with the registry.
-        facts = read_host_facts(discovery.host_facts, accounts)
+        config_findings = _configuration(discovery, accounts, catalog)
         accounts.sort(key=lambda s: (s.name.lower(), s.name))
         if not any(s.status in _READ_STATUSES for s in accounts):
             raise NothingToAnalyseError(_nothing_message(inputs, accounts))
@@ -83,9 +79,6 @@ def analyze_paths(
         clocks = align_clocks(read, utc_offsets)
         findings = _drop_copies(read)
         coverage = compute_coverage(accounts, findings)
-        config_findings: list[Mapping[str, str]] = list(
-            configuration_findings(dumps, facts, catalog)
-        )
         exported = _security_exported(accounts, findings)
         result = diagnose(findings, catalog, security_exported=exported, coverage=coverage)
         link_configuration(result.problems, config_findings, catalog)
@@ -270,10 +263,32 @@ def _drop_copies(read: Sequence[tuple[SourceStats, list[Finding]]]) -> list[Find
     return kept
 
 
+def _configuration(
+    discovery: Discovery, accounts: list[SourceStats], catalog: Catalog
+) -> list[Mapping[str, str]]:
+    """Read the REG QUERY dumps and what `npsdiag collect` gathers besides logs
+    (certificates, auditing, version, manifest), account for each file, and check them.
+
+    The readers and checks are imported only when there is something to check: most runs
+    read event logs alone, and start-up counts.
+    """
+    if not discovery.registry_dumps and not discovery.host_facts:
+        return []
+    from npsdiag.factcheck import configuration_findings
+    from npsdiag.facts import read_host_facts
+
+    dumps = _read_registry_dumps(discovery.registry_dumps, accounts)
+    facts = read_host_facts(discovery.host_facts, accounts)
+    return list(configuration_findings(dumps, facts, catalog))
+
+
 def _read_registry_dumps(
     sources: Sequence[Source], accounts: list[SourceStats]
 ) -> list[RegistryDump]:
     """Parse the REG QUERY dumps for the configuration check; account for each one."""
+    from npsdiag.sources.bundle import source_bytes
+    from npsdiag.sources.regquery import parse_regquery
+
     dumps: list[RegistryDump] = []
     for source in sources:
         stats = SourceStats(name=source.name, kind=source.kind, size=source.size)

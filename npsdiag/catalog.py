@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from npsdiag._literal import required_literal
 from npsdiag._yaml_keys import repeated_keys
+from npsdiag.catalog_cache import cached
 from npsdiag.catalog_facts import FactCheck, is_fact_check, validate_fact_check
 from npsdiag.catalog_steps import STEP_KINDS, Step, validate_steps
 from npsdiag.errors import CatalogError, UsageError
@@ -864,7 +865,24 @@ def load_catalog(paths: Sequence[Path] | None = None) -> Catalog:
 
 @functools.lru_cache(maxsize=1)
 def _load_shipped() -> Catalog:
-    return _require_valid(check_catalog(None))
+    # Validated once per change of the data (npsdiag.catalog_cache), not once per run.
+    return cached(
+        "catalog", _shipped_files(_shipped_root()), lambda: _require_valid(check_catalog(None))
+    )
+
+
+def _shipped_files(
+    root: Traversable | Path, prefix: str = "catalog"
+) -> Iterator[tuple[str, bytes]]:
+    """Every file of the shipped catalog (tables included), by name, for the cache key."""
+    if not root.is_dir():
+        return
+    for child in sorted(root.iterdir(), key=lambda item: item.name):
+        name = f"{prefix}/{child.name}"
+        if child.is_dir():
+            yield from _shipped_files(child, name)
+        elif child.name.endswith((*_CATALOG_SUFFIXES, ".json")):
+            yield name, child.read_bytes()
 
 
 def _require_valid(result: CatalogCheck) -> Catalog:
