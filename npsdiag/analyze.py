@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from npsdiag import __version__
 from npsdiag.catalog import Catalog, load_catalog
@@ -21,10 +21,27 @@ from npsdiag.sources import Discovery, Source, discover, read_events
 if TYPE_CHECKING:
     from npsdiag.sources.regquery import RegistryDump
 
-__all__ = ["analyze_paths"]
+__all__ = ["ReadProgress", "analyze_paths"]
 
 #: Called after each input with its finished accounting (the CLI draws progress from it).
 ProgressCallback = Callable[[SourceStats], None]
+
+
+class ReadProgress(Protocol):
+    """What a progress display learns from :func:`analyze_paths` (all optional to act on)."""
+
+    def begin(self, name: str, size: int | None, number: int, count: int, total: int) -> None:
+        """Input ``number`` of ``count`` (``size`` bytes of ``total``) is being read."""
+
+    def follow(self, stream: BinaryIO) -> None:
+        """The file being read, whose ``tell()`` says how far the reader got."""
+
+    def end(self, stats: SourceStats) -> None:
+        """The input is read; ``stats`` is its final accounting."""
+
+    def phase(self, text: str) -> None:
+        """What the analysis does now that reading is over (``diagnosing 80,000 events``)."""
+
 
 _READ_STATUSES = frozenset({"ok", "partial"})
 
@@ -37,6 +54,7 @@ def analyze_paths(
     on_source: ProgressCallback | None = None,
     utc_offsets: Sequence[OffsetRule] = (),
     evidence: str = MEMORY,
+    progress: ReadProgress | None = None,
 ) -> Analysis:
     """Analyse files, folders and glob patterns and return the diagnosis.
 
@@ -52,6 +70,7 @@ def analyze_paths(
             (``Analysis.evidence`` restores them for reports), ``drop`` throws them away
             (no report will show an evidence event). The caller closes
             ``Analysis.evidence``.
+        progress: told which input is read and what happens next, for a progress display.
 
     Returns:
         The Analysis every report renders.
@@ -69,7 +88,7 @@ def analyze_paths(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        read = _read_all(discovery.sources, accounts, on_source, catalog, store)
+        read = _read_all(discovery.sources, accounts, on_source, catalog, store, progress)
         config_findings = _configuration(discovery, accounts, catalog)
         accounts.sort(key=lambda s: (s.name.lower(), s.name))
         if not any(s.status in _READ_STATUSES for s in accounts):
@@ -79,6 +98,8 @@ def analyze_paths(
         clocks = align_clocks(read, utc_offsets)
         findings = _drop_copies(read)
         coverage = compute_coverage(accounts, findings)
+        if progress is not None:
+            progress.phase(f"diagnosing {len(findings):,} events")
         exported = _security_exported(accounts, findings)
         result = diagnose(findings, catalog, security_exported=exported, coverage=coverage)
         link_configuration(result.problems, config_findings, catalog)
@@ -166,6 +187,7 @@ def _read_all(
     on_source: ProgressCallback | None,
     catalog: Catalog,
     store: EvidenceStore,
+    progress: ReadProgress | None = None,
 ) -> list[tuple[SourceStats, list[Finding]]]:
     """Read every event source; return each one's accounting and findings, in file order.
 
@@ -174,7 +196,11 @@ def _read_all(
     """
     read: list[tuple[SourceStats, list[Finding]]] = []
     pool = _Pool()
-    for source in sources:
+    total = sum(source.size or 0 for source in sources)
+    follow = progress.follow if progress is not None else None
+    for number, source in enumerate(sources, start=1):
+        if progress is not None:
+            progress.begin(source.name, source.size, number, len(sources), total)
         stats = SourceStats(name=source.name, kind=source.kind, size=source.size)
         found: list[Finding] = []
         channels: set[str] = set()
@@ -186,7 +212,7 @@ def _read_all(
             return is_relevant(channel, provider, event_id)
 
         try:
-            for event in read_events(source, stats, relevant):
+            for event in read_events(source, stats, relevant, follow):
                 finding = extract(event)
                 if finding is None:
                     continue
@@ -205,6 +231,8 @@ def _read_all(
         read.append((stats, found))
         if on_source is not None:
             on_source(stats)
+        if progress is not None:
+            progress.end(stats)
     return read
 
 

@@ -35,7 +35,7 @@ from npsdiag.model import (
     SourceStats,
 )
 from npsdiag.report import DEFAULT_MAX_EVIDENCE, ReportOptions, render_report
-from npsdiag.report._view import evidence_shown
+from npsdiag.report._view import PAGE_MAX_EVIDENCE, evidence_shown
 from tests.cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,7 +280,19 @@ def test_page_size_no_longer_grows_with_one_incidents_evidence() -> None:
     )
     # Same ten events listed; only the counts and the key event's number differ.
     assert len(huge) - len(small) < 100
-    assert len(huge) < 0.05 * len(everything)
+    assert len(huge) < 0.1 * len(everything)
+
+
+def test_all_evidence_on_a_page_stops_at_the_page_limit() -> None:
+    """``--evidence 0`` asks for all; a page still holds no more than a browser can use."""
+    everything = render_report(
+        "html",
+        _analysis(_big_incident(total=PAGE_MAX_EVIDENCE + 300)),
+        ReportOptions(max_evidence=0),
+    )
+    assert len(_evidence_items(everything)) == PAGE_MAX_EVIDENCE
+    assert f"of {PAGE_MAX_EVIDENCE + 300} evidence events" in everything
+    assert "the JSON report (--json) holds all of them" in everything
 
 
 def test_notices_are_limited_too() -> None:

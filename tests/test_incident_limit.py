@@ -46,6 +46,7 @@ from npsdiag.report._view import (
     DEFAULT_MAX_INCIDENTS,
     DEFAULT_MAX_USER_ATTEMPTS,
     FAILED_OUTCOMES,
+    PAGE_MAX_INCIDENTS,
     attempts_shown,
     incidents_shown,
     notices_shown,
@@ -812,3 +813,18 @@ def test_incidents_zero_lists_every_attempt_of_every_user_too(
         pages[limit] = html.read_text(encoding="utf-8")
     assert "more attempts" in pages["200"]  # some user of the case has more than 10
     assert "more attempts" not in pages["0"]
+
+
+def test_all_incidents_on_a_page_stop_at_the_page_limit() -> None:
+    """``--incidents 0`` on a huge case gives a usable page and says where the rest is."""
+    total = PAGE_MAX_INCIDENTS + 250
+    incidents = [_incident(f"k{index}", index * 0.01) for index in range(total)]
+    analysis = _analysis(incidents, [])
+    options = ReportOptions(max_incidents=0, max_user_attempts=0)
+    page = render_report("html", analysis, options)
+    assert len(_articles(page)) == PAGE_MAX_INCIDENTS
+    assert f"Showing {PAGE_MAX_INCIDENTS:,} of {total:,} incidents" in page
+    markdown = render_report("markdown", analysis, options)
+    assert f"Showing {PAGE_MAX_INCIDENTS:,} of {total:,} incidents" in markdown
+    # The data reports hold everything.
+    assert len(json.loads(render_report("json", analysis, options))["incidents"]) == total

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from npsdiag._progress import AnalyzeProgress
     from npsdiag.catalog import Catalog
     from npsdiag.model import Analysis
 
@@ -43,6 +44,11 @@ def analyze(
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report."),
     json_path: Path | None = typer.Option(
         None, "--json", help="Write the JSON report ('-' = stdout)."
+    ),
+    jsonl_path: Path | None = typer.Option(
+        None,
+        "--jsonl",
+        help="Write JSON Lines: one object per problem, incident, user ... ('-' = stdout).",
     ),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
     csv_path: Path | None = typer.Option(None, "--csv", help="Write one CSV row per incident."),
@@ -87,26 +93,56 @@ def analyze(
     from npsdiag.catalog import load_catalog
     from npsdiag.clock import parse_offset_rule
     from npsdiag.report import evidence_mode
+    from npsdiag.report._output import check_target
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     rules = [parse_offset_rule(value) for value in utc_offset]
     catalog = load_catalog()
-    outputs = {"html": html, "json": json_path, "markdown": markdown, "csv": csv_path}
+    outputs = {
+        "html": html,
+        "json": json_path,
+        "jsonl": jsonl_path,
+        "markdown": markdown,
+        "csv": csv_path,
+    }
     wanted = [name for name, target in outputs.items() if target is not None]
-    analysis = analyze_paths(
-        inputs,
-        catalog=catalog,
-        command_line=command_line,
-        utc_offsets=rules,
-        evidence=evidence_mode(wanted),
-    )
+    # Every report path is checked before any input is read.
+    for name, target in outputs.items():
+        if target is not None and str(target) != "-":
+            check_target(target, f"--{name}")
+    progress = _progress_display(quiet)
     try:
-        status = _report(analysis, catalog, outputs, redact, evidence, incidents, quiet)
+        analysis = analyze_paths(
+            inputs,
+            catalog=catalog,
+            command_line=command_line,
+            utc_offsets=rules,
+            evidence=evidence_mode(wanted),
+            progress=progress,
+        )
+        try:
+            status = _report(
+                analysis, catalog, outputs, redact, evidence, incidents, quiet, progress
+            )
+        finally:
+            if analysis.evidence is not None:
+                analysis.evidence.close()
     finally:
-        if analysis.evidence is not None:
-            analysis.evidence.close()
+        if progress is not None:
+            progress.close()
     raise typer.Exit(status)
+
+
+def _progress_display(quiet: bool) -> AnalyzeProgress | None:
+    """A progress display on standard error, when a person is watching it."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from npsdiag._progress import AnalyzeProgress
+
+    display = AnalyzeProgress()
+    display.__enter__()
+    return display
 
 
 def _report(
@@ -117,6 +153,7 @@ def _report(
     evidence: int,
     incidents: int,
     quiet: bool,
+    progress: AnalyzeProgress | None = None,
 ) -> int:
     """Write the reports asked for and the terminal summary; return the exit status."""
     from npsdiag.report import (
@@ -130,6 +167,8 @@ def _report(
     if redact:
         from npsdiag.redact import redact_analysis
 
+        if progress is not None:
+            progress.phase("redacting")
         original, analysis = analysis, redact_analysis(analysis)
         if original.evidence is not None:
             original.evidence.close()
@@ -140,16 +179,22 @@ def _report(
         # "list everything" covers the users' attempts too
         max_user_attempts=0 if incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
     )
-    to_stdout = False
+    to_stdout = None
     for name, target in outputs.items():
         if target is None:
             continue
         if str(target) == "-":
-            typer.echo(REPORTS[name].render(analysis, options), nl=False)
-            to_stdout = True
-        else:
-            write_report(name, analysis, target, options)
-    if not quiet and not to_stdout:
+            to_stdout = name
+            continue
+        if progress is not None:
+            progress.phase(f"writing {target.name}")
+        write_report(name, analysis, target, options)
+    if progress is not None:
+        progress.close()
+    if to_stdout is not None:
+        REPORTS[to_stdout].write(analysis, sys.stdout, options)
+        sys.stdout.flush()
+    elif not quiet:
         typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
     if analysis.evidence is not None:
         analysis.evidence.close()

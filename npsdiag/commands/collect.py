@@ -100,6 +100,7 @@ def collect(
                 inputs=[str(result.bundle)],
                 html=html,
                 json_path=json_path,
+                jsonl_path=None,
                 markdown=markdown,
                 csv_path=None,
                 evidence=DEFAULT_EVIDENCE,

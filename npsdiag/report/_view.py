@@ -58,6 +58,9 @@ __all__ = [
     "NOTHING_TO_DIAGNOSE",
     "NOT_DIAGNOSED",
     "NPS_DECISIONS",
+    "PAGE_MAX_EVIDENCE",
+    "PAGE_MAX_INCIDENTS",
+    "PAGE_MAX_USER_ATTEMPTS",
     "TIME_FORMAT",
     "AttemptView",
     "ClockView",
@@ -86,6 +89,7 @@ __all__ = [
     "json_text",
     "notices_shown",
     "nps_decision",
+    "page_limit",
     "shorten",
     "sorted_incidents",
     "stream_view",
@@ -107,6 +111,19 @@ DEFAULT_MAX_INCIDENTS = 200
 
 #: Attempts the HTML and Markdown reports list per affected user before "and N more".
 DEFAULT_MAX_USER_ATTEMPTS = 10
+
+#: What a page meant to be opened or pasted holds at most, whatever the options ask ("0 =
+#: all" included): beyond this a browser needs gigabytes for one page (56,673 incidents
+#: made a 154 MB page). The CSV and JSON reports hold everything.
+PAGE_MAX_INCIDENTS = 5_000
+PAGE_MAX_EVIDENCE = 500
+PAGE_MAX_USER_ATTEMPTS = 500
+
+
+def page_limit(asked: int, most: int) -> int:
+    """The limit a page uses: what was asked (0 = all), but never more than ``most``."""
+    return most if asked <= 0 else min(asked, most)
+
 
 #: What the diagnosis column says about a failure the catalog could not explain ...
 NOT_DIAGNOSED = "not diagnosed"

@@ -31,11 +31,15 @@ from npsdiag.model import Analysis, Finding, FindingKind, Incident, as_utc
 from npsdiag.report._view import (
     FAILED_OUTCOMES,
     NPS_DECISIONS,
+    PAGE_MAX_EVIDENCE,
+    PAGE_MAX_INCIDENTS,
+    PAGE_MAX_USER_ATTEMPTS,
     ReportOptions,
     ReportView,
     build_view,
     display_text,
     format_time,
+    page_limit,
     sorted_incidents,
 )
 
@@ -537,9 +541,9 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         analysis,
         options,
         display_text,
-        evidence_limit=options.max_evidence,
-        incident_limit=options.max_incidents,
-        attempt_limit=options.max_user_attempts,
+        evidence_limit=page_limit(options.max_evidence, PAGE_MAX_EVIDENCE),
+        incident_limit=page_limit(options.max_incidents, PAGE_MAX_INCIDENTS),
+        attempt_limit=page_limit(options.max_user_attempts, PAGE_MAX_USER_ATTEMPTS),
     )
     template = _environment().get_template(_TEMPLATE)
     page = template.render(

@@ -16,6 +16,8 @@ import re
 
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
+    PAGE_MAX_INCIDENTS,
+    PAGE_MAX_USER_ATTEMPTS,
     AttemptView,
     IncidentView,
     ProblemView,
@@ -24,6 +26,7 @@ from npsdiag.report._view import (
     UserView,
     build_view,
     display_text,
+    page_limit,
     shorten,
 )
 
@@ -325,8 +328,8 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         analysis,
         options,
         display_text,
-        incident_limit=options.max_incidents,
-        attempt_limit=options.max_user_attempts,
+        incident_limit=page_limit(options.max_incidents, PAGE_MAX_INCIDENTS),
+        attempt_limit=page_limit(options.max_user_attempts, PAGE_MAX_USER_ATTEMPTS),
     )
     lines = [
         "# npsdiag report",

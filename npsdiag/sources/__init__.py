@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from typing import BinaryIO
 
 from npsdiag.model import Event, SourceKind, SourceStats
 from npsdiag.sources.bundle import BundleInfo, BundleLimits, open_source, source_bytes
@@ -57,7 +58,10 @@ Relevance = Callable[[str, str, int], bool]
 
 
 def read_events(
-    source: Source, stats: SourceStats, relevant: Relevance | None = None
+    source: Source,
+    stats: SourceStats,
+    relevant: Relevance | None = None,
+    follow: Callable[[BinaryIO], None] | None = None,
 ) -> Iterator[Event]:
     """Stream the events of one source, counting what was read into ``stats``.
 
@@ -73,6 +77,8 @@ def read_events(
             once the iterator is exhausted (or closed).
         relevant: the pre-filter, e.g. :func:`npsdiag.extract.is_relevant`; ``None`` keeps
             every record.
+        follow: given the open file while an .evtx on disk is read, so that a progress
+            display can ask how far the reader got; other inputs do not call it.
 
     Yields:
         One Event per relevant record, in file order.
@@ -87,18 +93,23 @@ def read_events(
         from npsdiag.sources.bundle import read_member
 
         return read_member(source, stats, relevant)
-    events = _read_file(source, stats, relevant)
+    events = _read_file(source, stats, relevant, follow)
     if source.bundle is not None:
         return _noting_computers(events, source.bundle)
     return events
 
 
-def _read_file(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
+def _read_file(
+    source: Source,
+    stats: SourceStats,
+    relevant: Relevance | None,
+    follow: Callable[[BinaryIO], None] | None = None,
+) -> Iterator[Event]:
     """The reader of a file on disk, by its (readable) kind."""
     if source.kind == SourceKind.EVTX:
         from npsdiag.sources.evtx import read_evtx
 
-        return read_evtx(source, stats, relevant)
+        return read_evtx(source, stats, relevant, follow)
     if source.kind == SourceKind.XML:
         from npsdiag.sources.xml import read_xml
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from json.decoder import scanstring  # type: ignore[attr-defined]  # public, not in the stub
 from json.scanner import make_scanner
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from evtx import PyEvtxParser
 
@@ -138,7 +138,12 @@ _ONLY_STR = frozenset({str})
 _from_iso = datetime.fromisoformat
 
 
-def read_evtx(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
+def read_evtx(
+    source: Source,
+    stats: SourceStats,
+    relevant: Relevance | None,
+    follow: Callable[[BinaryIO], None] | None = None,
+) -> Iterator[Event]:
     """Stream the relevant events of one .evtx file and account for every record.
 
     Args:
@@ -146,12 +151,35 @@ def read_evtx(source: Source, stats: SourceStats, relevant: Relevance | None) ->
         stats: filled while reading; final when the iterator is exhausted or closed.
         relevant: ``(channel, provider, event_id) -> bool``, asked once per distinct record
             layout before decoding; ``None`` decodes every record.
+        follow: given the open file the parser reads from, so that a progress display can
+            ask how far it got (``tell()``) without a cost per record; None lets the parser
+            open the file itself.
 
     Yields:
         Events in file order.
     """
+    stream: BinaryIO | None = None
+    if follow is not None:
+        try:
+            stream = source.path.open("rb")
+        except OSError:
+            stream = None  # the parser reports the failure below
+        else:
+            follow(stream)
     try:
-        parser = PyEvtxParser(str(source.path), number_of_threads=1)
+        yield from _read(source, stats, relevant, stream)
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _read(
+    source: Source, stats: SourceStats, relevant: Relevance | None, stream: BinaryIO | None
+) -> Iterator[Event]:
+    try:
+        parser = PyEvtxParser(
+            stream if stream is not None else str(source.path), number_of_threads=1
+        )
     except (OSError, RuntimeError, ValueError) as error:
         stats.status = "unreadable"
         stats.messages.append(
