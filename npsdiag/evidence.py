@@ -25,7 +25,6 @@ import marshal
 import struct
 import tempfile
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import IO
 
 from npsdiag.model import Event
@@ -36,8 +35,9 @@ SPILL = "spill"
 DROP = "drop"
 MEMORY = "memory"
 
-#: What a payload-less event holds instead of its fields (read-only, shared).
-_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
+#: What a payload-less event holds instead of its fields (shared; nothing writes to it, and a
+#: plain dict keeps events picklable).
+_NO_FIELDS: Mapping[str, str] = {}
 _LENGTH = struct.Struct("<I")
 
 
