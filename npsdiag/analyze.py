@@ -97,6 +97,8 @@ def analyze_paths(
         # an attempt's events only meet, once every time is UTC.
         clocks = align_clocks(read, utc_offsets)
         findings = _drop_copies(read)
+        for finding in findings:
+            finding.identity = 0  # only copies and clocks needed it; a small int is shared
         coverage = compute_coverage(accounts, findings)
         if progress is not None:
             progress.phase(f"diagnosing {len(findings):,} events")

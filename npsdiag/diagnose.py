@@ -10,6 +10,7 @@ References:
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -201,8 +202,9 @@ def diagnose(
     unknown: set[str] = set()
     incidents: list[Incident] = []
     notices: list[Incident] = []
+    shared: dict[object, object] = {}
     for group in groups:
-        incident = _build_incident(group, catalog, unknown)
+        incident = _build_incident(group, catalog, unknown, shared)
         if _is_notice(incident):
             notices.append(incident)
         else:
@@ -292,8 +294,9 @@ class _Tier:
 
     def __init__(self, groups: list[_Group]) -> None:
         self.groups = groups
-        self.starts = [g.start for g in groups]
-        self.ends = [g.end for g in groups]
+        # Packed doubles, not lists of float objects: a busy server's index holds millions.
+        self.starts = array("d", (g.start for g in groups))
+        self.ends = array("d", (g.end for g in groups))
         self.longest = max((g.end - g.start for g in groups), default=0.0)
 
 
@@ -620,7 +623,12 @@ def _choose(
     return best[1], best[2], best[3]
 
 
-def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incident:
+def _build_incident(
+    group: _Group, catalog: Catalog, unknown: set[str], shared: dict[object, object] | None = None
+) -> Incident:
+    """The incident of one group. ``shared`` keeps one object per equal text or tuple across
+    incidents: thousands of attempts failing the same way share their "because" and codes."""
+    shared = shared if shared is not None else {}
     findings = group.findings
     outcome = _outcome(findings)
     codes: list[str] = []
@@ -656,17 +664,29 @@ def _build_incident(group: _Group, catalog: Catalog, unknown: set[str]) -> Incid
                     "; not joined to an extension attempt: two attempts of this user are "
                     "equally close in time (ambiguous)"
                 )
-    # Findings are in _sort_key order, which begins with the time.
+            # Equal diagnoses are one object (never changed once built).
+            diagnosis = shared.setdefault(  # type: ignore[assignment]
+                (
+                    diagnosis.entry_id,
+                    diagnosis.confidence,
+                    diagnosis.because,
+                    diagnosis.key_evidence,
+                ),
+                diagnosis,
+            )
+    codes_tuple = tuple(codes)
+    # Findings are in _sort_key order, which begins with the time. The group's list becomes
+    # the incident's (groups are dropped once built).
     return Incident(
         key=group.key,
         user=user,
         start=findings[0].event.time,
         end=findings[-1].event.time,
         outcome=outcome,
-        findings=list(findings),
+        findings=findings,
         diagnosis=diagnosis,
         cid=cid,
-        codes=tuple(codes),
+        codes=shared.setdefault(codes_tuple, codes_tuple),  # type: ignore[arg-type]
     )
 
 

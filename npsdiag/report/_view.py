@@ -27,6 +27,7 @@ reorder a line, or hide text.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1023,13 +1024,15 @@ def stream_view(
 ) -> tuple[ReportView, ViewBuilder]:
     """The view of ``analysis`` for a format that writes every incident as a stream.
 
-    The returned view holds everything but its long lists: ``incidents``, ``notices`` and
-    ``users`` are empty, and the builder's :meth:`ViewBuilder.iter_incidents`,
+    The returned view holds everything but its long lists: ``incidents``, ``notices``,
+    ``users`` and each problem's ``incidents`` are empty (its ``incident_keys`` name them),
+    and the builder's :meth:`ViewBuilder.iter_incidents`,
     :meth:`ViewBuilder.iter_notices` and :meth:`ViewBuilder.iter_users` give them one at a
     time, in report order, so that memory does not grow with the number of incidents. The
     counts and everything else are those of :func:`build_view` without limits.
     """
     builder = ViewBuilder(analysis, options, text, 0, 0, 0, evidence)
+    builder._references = False  # ProblemView.incidents stays empty; incident_keys names them
     return builder.build(lists=False), builder
 
 
@@ -1046,6 +1049,7 @@ class ViewBuilder:
     ) -> None:
         self._analysis = analysis
         self._evidence = evidence
+        self._references = True
         self._options = options
         self._text = text
         self._evidence_limit = evidence_limit
@@ -1054,43 +1058,94 @@ class ViewBuilder:
         self._notices = sorted_incidents(analysis.notices)
         self._shown_incidents = incidents_shown(self._incidents, analysis.problems, incident_limit)
         self._shown_notices = notices_shown(self._notices, incident_limit)
-        # Anchors number incidents in the whole report order, listed or not; a key links
-        # to the first listed incident with that key (so a duplicated key still links
-        # somewhere sensible) and to nothing when none is listed.
-        self._anchors: dict[str, str] = {}
-        groups = (
+        # Which problems name each incident: one shared tuple per combination (most keys
+        # belong to one problem), so a case of a million attempts holds pointers, not lists.
+        refs = [
+            (ProblemRef(rank, f"problem-{rank}", text(problem.title)), problem.incident_keys)
+            for rank, problem in enumerate(analysis.problems, start=1)
+        ]
+        by_key: dict[str, list[ProblemRef]] = {}
+        for reference, keys in refs:
+            for key in dict.fromkeys(keys):
+                by_key.setdefault(key, []).append(reference)
+        combos: dict[tuple[ProblemRef, ...], tuple[ProblemRef, ...]] = {}
+        self._problem_refs: dict[str, tuple[ProblemRef, ...]] = {
+            key: combos.setdefault(tuple(found), tuple(found)) for key, found in by_key.items()
+        }
+        # The one person of every attempt (npsdiag.people): users are counted and named
+        # the same way in the summary, in every problem and in the affected users. The
+        # diagnosis names them on the incidents; an analysis built by hand is worked out here.
+        self._fallback_persons: dict[int, str] | None = None
+        if any(
+            incident.person is None
+            and (incident.user or any(finding.identity_keys for finding in incident.findings))
+            for incident in self._incidents
+        ):
+            self._fallback_persons = person_names(self._incidents)
+
+    def _person(self, incident: Incident) -> str | None:
+        if self._fallback_persons is not None:
+            return self._fallback_persons.get(id(incident))
+        return incident.person
+
+    @functools.cached_property
+    def _anchors(self) -> dict[str, str]:
+        """HTML ids by incident key, for the listed incidents only.
+
+        Anchors number incidents in the whole report order, listed or not; a key links to
+        the first listed incident with that key (so a duplicated key still links somewhere
+        sensible) and to nothing when none is listed.
+        """
+        anchors: dict[str, str] = {}
+        for prefix, group, shown in self._groups:
+            for index in shown:
+                anchors.setdefault(group[index].key, f"{prefix}-{index + 1}")
+        return anchors
+
+    @functools.cached_property
+    def _groups(self) -> tuple[tuple[str, list[Incident], list[int]], ...]:
+        return (
             ("incident", self._incidents, self._shown_incidents),
             ("notice", self._notices, self._shown_notices),
         )
-        for prefix, group, shown in groups:
+
+    @functools.cached_property
+    def _first_of_key(self) -> dict[str, Incident]:
+        """The incident that names a key in references: listed ones first."""
+        first: dict[str, Incident] = {}
+        for _prefix, group, shown in self._groups:
             for index in shown:
-                key = group[index].key
-                if key not in self._anchors:
-                    self._anchors[key] = f"{prefix}-{index + 1}"
-        # Labels ("<start> <user>") are worked out when a reference needs one; the first
-        # incident of a key (listed ones first) names it.
-        self._first_of_key: dict[str, Incident] = {}
-        for _prefix, group, shown in groups:
-            for index in shown:
-                self._first_of_key.setdefault(group[index].key, group[index])
-        for _prefix, group, _shown in groups:
+                first.setdefault(group[index].key, group[index])
+        for _prefix, group, _shown in self._groups:
             for incident in group:
-                self._first_of_key.setdefault(incident.key, incident)
-        # Attempts link to their own incident, even when two incidents share a key.
-        self._incident_anchors = {
+                first.setdefault(incident.key, incident)
+        return first
+
+    @functools.cached_property
+    def _incident_anchors(self) -> dict[int, str]:
+        """Attempts link to their own incident, even when two incidents share a key."""
+        return {
             id(self._incidents[index]): f"incident-{index + 1}" for index in self._shown_incidents
         }
-        # The one person of every attempt (npsdiag.people): users are counted and named
-        # the same way in the summary, in every problem and in the affected users.
-        self._persons = person_names(self._incidents)
-        self._by_key: dict[str, list[Incident]] = {}
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Incident | list[Incident]]:
+        """Incidents by key: the incident, or a list when several share the key."""
+        found: dict[str, Incident | list[Incident]] = {}
         for incident in self._incidents:
-            self._by_key.setdefault(incident.key, []).append(incident)
-        self._problem_refs: dict[str, list[ProblemRef]] = {}
-        for rank, problem in enumerate(analysis.problems, start=1):
-            reference = ProblemRef(rank, f"problem-{rank}", text(problem.title))
-            for key in dict.fromkeys(problem.incident_keys):
-                self._problem_refs.setdefault(key, []).append(reference)
+            held = found.setdefault(incident.key, incident)
+            if held is not incident:
+                if isinstance(held, list):
+                    held.append(incident)
+                else:
+                    found[incident.key] = [held, incident]
+        return found
+
+    def _with_key(self, key: str) -> list[Incident]:
+        held = self._by_key.get(key)
+        if held is None:
+            return []
+        return held if isinstance(held, list) else [held]
 
     def _incident_label(self, incident: Incident) -> str:
         when = format_time(incident.start) or ""
@@ -1235,7 +1290,7 @@ class ViewBuilder:
         """The affected users' views in report order, each built when it is reached."""
         groups: dict[str, list[Incident]] = {}
         for incident in self._incidents:
-            name_of = self._persons.get(id(incident))
+            name_of = self._person(incident)
             if name_of is not None:
                 groups.setdefault(name_of, []).append(incident)
         order: list[tuple[tuple[int, str, str], str, list[Incident]]] = []
@@ -1316,13 +1371,13 @@ class ViewBuilder:
         not fail, or name a person otherwise than the rest of the report; a problem without
         incidents of the analysis (raised over many events) keeps its own list.
         """
-        members = [incident for key in keys for incident in self._by_key.get(key, ())]
+        members = [incident for key in keys for incident in self._with_key(key)]
         if not members:
             return list(problem.users)
         persons = {
-            self._persons[id(incident)]
+            person
             for incident in members
-            if incident.outcome in FAILED_OUTCOMES and id(incident) in self._persons
+            if incident.outcome in FAILED_OUTCOMES and (person := self._person(incident))
         }
         return sorted(persons, key=lambda name: (name.lower(), name))
 
@@ -1330,7 +1385,12 @@ class ViewBuilder:
         text = self._text
         guidance = self._options.guidance.get(problem.entry_id, Guidance())
         keys = tuple(dict.fromkeys(problem.incident_keys))
-        references = tuple(self._reference(key, position) for position, key in enumerate(keys))
+        # A streaming format (JSON, CSV) names a problem's incidents by key only.
+        references = (
+            tuple(self._reference(key, position) for position, key in enumerate(keys))
+            if self._references
+            else ()
+        )
         return ProblemView(
             rank=rank,
             anchor=f"problem-{rank}",
