@@ -176,11 +176,24 @@ def one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
 
 
 def add_field(fields: dict[str, str], name: str, value: str) -> None:
-    """Store a named value; a repeated name gets ``_1``, ``_2`` ... so no value is lost."""
+    """Store a named value; a repeated name gets ``_1``, ``_2`` ... so no value is lost.
+
+    The free suffix is found by doubling and then halving, not by trying 1, 2, 3 ... in turn:
+    an event repeating one name 30,000 times costs 15 look-ups per value, not 15,000. Suffixes
+    are taken in order, so the names are the same as a count would give; a value literally
+    named ``X_7`` among repeated ``X`` only makes the search land on another free suffix.
+    """
     if name not in fields:
         fields[name] = value
         return
-    index = 1
-    while f"{name}_{index}" in fields:
-        index += 1
-    fields[f"{name}_{index}"] = value
+    high = 1
+    while f"{name}_{high}" in fields:
+        high *= 2
+    low = high // 2  # taken; 0 when high is 1 and there is nothing below to search
+    while high - low > 1:
+        middle = (low + high) // 2
+        if f"{name}_{middle}" in fields:
+            low = middle
+        else:
+            high = middle
+    fields[f"{name}_{high}"] = value
