@@ -19,7 +19,6 @@ named ``bundle.zip!member``, recognised by content like any other file
 from __future__ import annotations
 
 import codecs
-import contextlib
 import glob
 import os
 import re
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.model import SourceKind, SourceStats
+from npsdiag.sources._encoding import decode, text_encoding
 from npsdiag.sources.regquery import looks_like_regquery
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "discover",
     "sniff",
     "text_encoding",
+    "xml_root_name",
 ]
 
 #: Kinds that :func:`npsdiag.sources.read_events` can stream events from. A support bundle
@@ -66,7 +67,6 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members / an emp
 _CAB_MAGIC = b"MSCF"
 _TRACE_SUFFIXES = (".etl", ".cab")
 _GLOB_CHARS = frozenset("*?[")
-_DECLARED_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _EXPORT_HINT = "export the channel with `wevtutil epl AuthZOptCh x.evtx` and pass the .evtx file"
 #: What the health-check script names its files; a folder holding one is an unpacked bundle.
 _BUNDLE_LAYOUT = re.compile(
@@ -234,7 +234,7 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
     if text is not None:
         stripped = text.lstrip()
         if stripped.startswith("<"):
-            root = _xml_root_name(stripped)
+            root = xml_root_name(stripped)
             if root in ("Events", "Event"):
                 return SourceKind.XML, ""
             what = f"an XML document with root <{root}>" if root else "XML or HTML text"
@@ -497,58 +497,19 @@ def _identity(path: Path) -> str:
     return os.path.normcase(resolved)
 
 
-def text_encoding(head: bytes) -> str | None:
-    """The codec that decodes ``head`` as text, or None when it looks binary.
-
-    Knows UTF-8 and UTF-16 with or without a byte-order mark (Windows tools write UTF-16
-    when redirected), and the encoding an XML declaration names.
-    """
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = head[:512]
-    if len(sample) >= 4:
-        # UTF-16 without a BOM: ASCII text leaves every other byte zero.
-        odd_zeros = sample[1::2].count(0)
-        even_zeros = sample[0::2].count(0)
-        half = len(sample) // 2
-        if odd_zeros > half * 0.8 and even_zeros < half * 0.2:
-            return "utf-16-le"
-        if even_zeros > half * 0.8 and odd_zeros < half * 0.2:
-            return "utf-16-be"
-    if b"\x00" in sample:
-        return None
-    encoding = "utf-8"
-    declared = _DECLARED_ENCODING.match(head)
-    if declared is not None:
-        name = declared[1].decode("ascii").lower()
-        with contextlib.suppress(LookupError):
-            if not codecs.lookup(name).name.startswith("utf-16"):
-                encoding = name
-    try:
-        text = head.decode(encoding)
-    except UnicodeDecodeError as error:
-        # The head may end in the middle of a character; anything earlier is not text.
-        if error.start < len(head) - 4:
-            return None
-        text = head[: error.start].decode(encoding)
-    controls = sum(1 for char in text[:512] if ord(char) < 32 and char not in "\r\n\t\f")
-    return encoding if controls <= len(text[:512]) // 20 else None
-
-
 def _decode_head(head: bytes) -> str | None:
-    """The head as text if it looks like text."""
+    """The head as text if it looks like text (decoded as its reader will)."""
     encoding = text_encoding(head)
     if encoding is None:
         return None
     if encoding.startswith("utf-16"):
         head = head[: len(head) - len(head) % 2]
-    return head.decode(encoding, errors="replace")
+    return decode(head, encoding)
 
 
-def _xml_root_name(text: str) -> str:
-    """The local name of the first element, skipping the XML declaration, comments, DOCTYPE."""
+def xml_root_name(text: str) -> str:
+    """The local name of the first element, skipping the XML declaration, processing
+    instructions, comments, CDATA, a DOCTYPE (with its internal subset) and stray end tags."""
     position = 0
     while True:
         start = text.find("<", position)
@@ -558,7 +519,15 @@ def _xml_root_name(text: str) -> str:
             end = text.find("?>", start)
         elif text.startswith("<!--", start):
             end = text.find("-->", start)
+        elif text.startswith("<![CDATA[", start):
+            end = text.find("]]>", start)
         elif text.startswith("<!", start):
+            end = text.find(">", start)
+            subset = text.find("[", start, end if end >= 0 else len(text))
+            if subset >= 0:  # <!DOCTYPE x [ ... ]>: the subset may hold ">"
+                closing = text.find("]", subset)
+                end = text.find(">", closing) if closing >= 0 else -1
+        elif text.startswith("</", start):
             end = text.find(">", start)
         else:
             name = []
