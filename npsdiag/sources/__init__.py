@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
+from npsdiag.errors import InputError
 from npsdiag.model import Event, SourceKind, SourceStats
 from npsdiag.sources.bundle import BundleInfo, BundleLimits, open_source, source_bytes
 from npsdiag.sources.discover import (
@@ -86,11 +87,31 @@ def read_events(
     if source.member is not None:
         from npsdiag.sources.bundle import read_member
 
-        return read_member(source, stats, relevant)
+        return _guarded(read_member(source, stats, relevant), source, stats)
     events = _read_file(source, stats, relevant)
     if source.bundle is not None:
-        return _noting_computers(events, source.bundle)
-    return events
+        events = _noting_computers(events, source.bundle)
+    return _guarded(events, source, stats)
+
+
+def _guarded(events: Iterator[Event], source: Source, stats: SourceStats) -> Iterator[Event]:
+    """The events, with any unexpected error of a reader turned into this file's accounting.
+
+    Readers count bad input themselves; this is the net under them, so that a reader's bug
+    met on hostile input (a RecursionError, a MemoryError) costs one file, not the run.
+    :class:`~npsdiag.errors.InputError` is the caller's, as documented.
+    """
+    try:
+        yield from events
+    except InputError:
+        raise
+    except Exception as error:
+        stats.status = "partial" if stats.records_read else "unreadable"
+        stats.messages.append(
+            f"{source.name}: reading stopped by an unexpected error ({type(error).__name__}: "
+            f"{one_line(str(error), 120)}); the events before it are kept; please report "
+            "this, with the file if you may share it"
+        )
 
 
 def _read_file(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
