@@ -659,18 +659,21 @@ def _display_users(incidents: Sequence[Incident]) -> list[str]:
     in NPS; incidents whose identity keys overlap are the same person, shown in the form
     the incident names first (the extension's, as the user typed it).
     """
-    people: list[tuple[set[str], str]] = []
+    names: list[str] = []
+    # The first person (in order met) holding each key: what testing every person in turn
+    # for a shared key finds, without the time that takes growing with the people met.
+    first_holder: dict[str, int] = {}
     for incident in incidents:
         if not incident.user:
             continue
         keys = {key for finding in incident.findings for key in finding.identity_keys}
-        for known, _name in people:
-            if known & keys:
-                known |= keys
-                break
-        else:
-            people.append((keys, incident.user))
-    return sorted({name for _keys, name in people}, key=lambda u: (u.lower(), u))
+        holders = [first_holder[key] for key in keys if key in first_holder]
+        person = min(holders) if holders else len(names)
+        if not holders:
+            names.append(incident.user)
+        for key in keys:
+            first_holder[key] = min(first_holder.get(key, person), person)
+    return sorted(set(names), key=lambda u: (u.lower(), u))
 
 
 def _iso(when: datetime) -> str:
