@@ -46,6 +46,7 @@ __all__ = [
     "discover",
     "sniff",
     "text_encoding",
+    "why_nothing",
     "xml_root_name",
 ]
 
@@ -150,11 +151,58 @@ class Discovery:
                 "nothing to analyse: no input was given",
                 hint="pass .evtx exports, a folder or a pattern such as C:\\NPS\\*.evtx",
             )
-        first = self.skipped[0]
-        reason = first.messages[0] if first.messages else first.status
-        more = len(self.skipped) - 1
-        tail = f" (and {more} more input{'s' if more != 1 else ''} not readable)" if more else ""
-        raise NothingToAnalyseError(f"nothing to analyse: {reason}{tail}")
+        raise NothingToAnalyseError(f"nothing to analyse: {why_nothing(self.skipped)}")
+
+    def close(self) -> None:
+        """Let go of the archives kept open for reading bundle members (any number of times).
+
+        Reading every source and registry dump does it on the way; call this, or use the
+        discovery as a context manager, when reading may stop early.
+        """
+        from npsdiag.sources.bundle_io import close_reader
+
+        for bundle in self.bundles:
+            close_reader(bundle)
+
+    def __enter__(self) -> Discovery:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+#: Causes before symptoms: an input that could not be read says why; a bundle's own listing
+#: line ("support bundle with 3 files") says nothing about why none of them was read.
+_CAUSE_RANK = {"unreadable": 0, "partial": 1, "skipped": 2}
+_CAUSES_SHOWN = 3
+
+
+def why_nothing(accounts: Sequence[SourceStats]) -> str:
+    """Why none of ``accounts`` could be read, in one line: the causes, most telling first.
+
+    Inputs that could not be read come first (a damaged zip, a full temporary folder, a
+    missing file), then skipped ones; ``listed`` lines (a bundle, a trace) only when nothing
+    else is there. The same cause met by many inputs (every member of one bundle) is given
+    once; at most three causes are given, then how many more inputs there were.
+    """
+    ranked = [account for account in accounts if account.status in _CAUSE_RANK]
+    ranked.sort(key=lambda account: _CAUSE_RANK[account.status])  # stable: input order
+    if not ranked:
+        ranked = list(accounts)
+    causes: list[str] = []
+    seen: set[str] = set()
+    for account in ranked:
+        text = account.messages[0] if account.messages else f"{account.name}: {account.status}"
+        if account.name not in text:
+            text = f"{account.name}: {text}"
+        cause = text.replace(account.name, "")
+        if cause in seen or len(causes) == _CAUSES_SHOWN:
+            continue
+        seen.add(cause)
+        causes.append(text)
+    more = len(accounts) - len(causes)
+    tail = f" (and {more} more input{'s' if more != 1 else ''} not readable)" if more else ""
+    return "; ".join(causes) + tail
 
 
 def discover(inputs: Sequence[str], *, limits: BundleLimits | None = None) -> Discovery:
@@ -430,6 +478,9 @@ def _drop_copies(found: Discovery) -> None:
                 break
     if not copies:
         return
+    for source in (*found.sources, *found.registry_dumps):
+        if source.name in copies and source.bundle is not None:
+            source.bundle.pending -= 1  # never read: not waited for
     found.sources = [source for source in found.sources if source.name not in copies]
     found.registry_dumps = [s for s in found.registry_dumps if s.name not in copies]
     accounted = {stats.name: stats for stats in found.skipped}
