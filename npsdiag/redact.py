@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from npsdiag import _patterns as pat
+from npsdiag._redact_index import WORD as _WORD_RE
+from npsdiag._redact_index import LiteralIndex
 from npsdiag.extract import user_key
 from npsdiag.model import Analysis, Diagnosis, Event, Finding, Incident, Problem, SourceStats
 from npsdiag.report._view import sorted_incidents
@@ -232,7 +234,6 @@ _RESOURCE_RE = re.compile(r"\bResource\s{1,4}'([^'\r\n]{1,256})'\s{1,4}does\s{1,
 _PROFILE_RE = re.compile(r"[\\/](?:users|home)[\\/]([^\\/\s:*?\"<>|]{1,64})", re.IGNORECASE)
 #: The account part after a known ``DOMAIN\``.
 _ACCOUNT_AFTER_DOMAIN_RE = re.compile(r"[^\s\\/:*?\"<>|,;'`()\[\]{}=]{1,104}")
-_WORD_RE = re.compile(r"[^\W_]+")
 _SPLIT_LIST_RE = re.compile(r"([;,\s]+)")
 _FOREST_RE = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.){1,16}[A-Za-z][A-Za-z0-9-]{0,62}")
 
@@ -552,10 +553,6 @@ def _guard_text(text: str) -> str:
     return lower.replace("\u0307", "").replace("\u0131", "i").replace("\u017f", "s")
 
 
-def _is_alnum(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and text[index].isalnum()
-
-
 # ---------------------------------------------------------------------------------------------
 # The redactor
 # ---------------------------------------------------------------------------------------------
@@ -563,15 +560,6 @@ def _is_alnum(text: str, index: int) -> bool:
 _Position = tuple[int, int]
 _D = TypeVar("_D", bound="DataclassInstance")
 _Span = tuple[int, int, str, str]  # start, end, role, value
-
-
-@dataclass(slots=True)
-class _Literal:
-    """A collected value searched for in free text, and how to rewrite it."""
-
-    text: str  # lower-cased
-    role: str
-    offset: int  # where its first word starts inside it
 
 
 class _Redactor:
@@ -596,7 +584,7 @@ class _Redactor:
         self._dns_domains: set[str] = set()
         self._tenants: set[str] = set()
         self._literals: dict[str, tuple[str, _Position]] = {}
-        self._index: dict[str, list[_Literal]] = {}
+        self._index = LiteralIndex.build({})
         self._cache: dict[tuple[str, str], str] = {}
         self._events: dict[int, Event] = {}
         self._findings: dict[int, Finding] = {}
@@ -719,15 +707,9 @@ class _Redactor:
             self._literals[lower] = (role, position)
 
     def _build_index(self) -> None:
-        index: dict[str, list[_Literal]] = {}
-        for text, (role, _position) in self._literals.items():
-            word = _WORD_RE.search(text)
-            if word is None:
-                continue
-            index.setdefault(word.group(0), []).append(_Literal(text, role, word.start()))
-        for candidates in index.values():
-            candidates.sort(key=lambda literal: (-len(literal.text), literal.text))
-        self._index = index
+        self._index = LiteralIndex.build(
+            {text: role for text, (role, _position) in self._literals.items()}
+        )
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -1059,23 +1041,12 @@ class _Redactor:
         lower = text.lower()
         if len(lower) != len(text):  # a character whose lower case is longer: search as is
             lower = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
-        for word in _WORD_RE.finditer(lower):
-            candidates = self._index.get(word.group(0))
-            if not candidates:
-                continue
-            for literal in candidates:
-                start = word.start() - literal.offset
-                end = start + len(literal.text)
-                if start < 0 or lower[start:end] != literal.text:
-                    continue
-                if _is_alnum(text, start - 1) or _is_alnum(text, end):
-                    continue
-                if literal.role == _NETBIOS:
-                    account = _after_domain(text, start, end)
-                    if account is not None:
-                        spans.append(account)
-                spans.append((start, end, literal.role, text[start:end]))
-                break
+        for start, end, role in self._index.find(text, lower):
+            if role == _NETBIOS:
+                account = _after_domain(text, start, end)
+                if account is not None:
+                    spans.append(account)
+            spans.append((start, end, role, text[start:end]))
         return spans
 
     # -- traversal ------------------------------------------------------------------------------
