@@ -38,12 +38,14 @@ if TYPE_CHECKING:
     from npsdiag.sources.bundle import BundleInfo, BundleLimits, Member
 
 __all__ = [
+    "CONTENT_PREVIEW",
     "NOT_READ_YET",
     "READABLE_KINDS",
     "Discovery",
     "Source",
     "classify_head",
     "discover",
+    "hide_content",
     "sniff",
     "text_encoding",
     "why_nothing",
@@ -590,6 +592,26 @@ def xml_root_name(text: str) -> str:
         if end < 0:
             return ""
         position = end + 1
+
+
+#: What a note quotes of a file that is not a log (its first characters or bytes, the name of
+#: its XML root): such a file can hold anything, so a redacted report must not show it.
+CONTENT_PREVIEW = re.compile(
+    r"(?P<what>text|binary data) starting with "
+    r"(?:'(?:[^'\\]|\\.){0,200}'|\"(?:[^\"\\]|\\.){0,200}\"|[0-9A-F]{2}(?: [0-9A-F]{2}){0,7})"
+    r"|(?P<root>with root|first element is) <[^<>]{0,200}>"
+)
+
+
+def hide_content(message: str) -> str:
+    """``message`` without the content of an unrecognised file it quotes (for ``--redact``)."""
+
+    def hidden(match: re.Match[str]) -> str:
+        if match.group("what"):
+            return f"{match.group('what')} (content not shown: --redact)"
+        return f"{match.group('root')} <...> (not shown: --redact)"
+
+    return CONTENT_PREVIEW.sub(hidden, message)
 
 
 def _unknown_note(head: bytes, text: str | None, suffix: str) -> str:
