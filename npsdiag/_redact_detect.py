@@ -25,16 +25,24 @@ from npsdiag._redact_rules import (
     HOST,
     IP,
     IPV4_RE,
+    KEPT_CONTAINERS,
     KEPT_GUIDS,
+    KEPT_ISSUERS,
     KEPT_PROFILE_FOLDERS,
     LABEL_ROLES,
     MAC,
+    NAME,
+    NOT_SURNAMES,
+    OBJECT,
+    PHONE,
     PRIORITY,
+    PROTECTED_WORDS,
     QUOTES,
     SECTION_LABELS,
     SID,
     TENANT,
     THUMBPRINT,
+    UNC,
     USER,
     is_tld,
     kept_email,
@@ -67,10 +75,12 @@ _SID_RE = re.compile(
     r"(?<![0-9A-Za-z-])S-1-(?:5-21|12-1)(?:-\d{1,10}){3,5}(?![0-9A-Za-z]|-\d)", re.I
 )
 
+#: Certificate thumbprints: SHA-1 (40 hex digits) and SHA-256 (64), bare or in pairs.
 _THUMBPRINT_RE = re.compile(
-    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{40}|(?:[0-9A-Fa-f]{2}[ :]){19}[0-9A-Fa-f]{2})(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{64}|[0-9A-Fa-f]{40}"
+    r"|(?:[0-9A-Fa-f]{2}[ :]){31}[0-9A-Fa-f]{2}|(?:[0-9A-Fa-f]{2}[ :]){19}[0-9A-Fa-f]{2})"
+    r"(?![0-9A-Za-z])"
 )
-
 MAC_RE = re.compile(
     r"(?<![0-9A-Za-z:.-])(?:[0-9A-Fa-f]{2}([-:])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
     r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})"
@@ -78,6 +88,46 @@ MAC_RE = re.compile(
 )
 
 BARE_MAC_RE = re.compile(r"[0-9A-Fa-f]{12}")
+#: Twelve hex digits alone in free text, with a letter and a digit among them (a number of
+#: twelve digits is more often a count or an id than a MAC address).
+_BARE_MAC_TEXT_RE = re.compile(
+    r"(?<![\w.:-])(?=[0-9A-Fa-f]{0,11}[A-Fa-f])(?=[0-9A-Fa-f]{0,11}[0-9])[0-9A-Fa-f]{12}(?![\w.-])"
+)
+#: Phone numbers: international (``+``, then groups split by a space, dot, dash or a
+#: parenthesised area code; or 8 to 15 digits in one run) or North American (3-3-4 digits,
+#: area code and exchange starting 2-9), never inside a word, a number, a time or a path.
+#: Every group is bounded and every split needs a separator, so there is nothing to backtrack.
+_PHONE_RE = re.compile(
+    r"(?<![\w+.:/\\-])"
+    r"(?:\+\d{1,3}(?:[ .-]?\(\d{1,4}\)|[ .-]\d{1,8}){1,6}|\+\d{8,15}"
+    r"|\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4})"
+    r"(?!\w|[.:/\\-]\w|[ .-]?\d)"
+)
+#: Words just before a bare number that make it a code, not a phone number.
+_NUMBER_CONTEXT_RE = re.compile(
+    r"(?:code|error|hresult|status|result|record|handle|id|0x|number of)\W{0,3}\Z", re.I
+)
+#: A UNC path: ``\\server\share`` and the folders after it.
+UNC_RE = re.compile(
+    r"(?<![\w\\])\\\\([A-Za-z0-9][A-Za-z0-9.-]{0,253})\\([^\\/\s:*?\"<>|]{1,80})"
+    r"((?:\\[^\\/\s:*?\"<>|]{1,255}){0,32})"
+)
+#: Parts of an X.500 name (certificate subjects and issuers, LDAP paths) that name someone:
+#: ``CN=`` (not a GUID: that is a tenant) and ``O=``, up to five words, and ``DC=`` labels.
+_DN_PART_RE = re.compile(
+    r"(?<![\w-])(?:(CN|O)\s{0,4}=\s{0,4}(?![{]?[0-9A-Fa-f]{8}-)"
+    r"([^\s,;/+=\"<>\\]{1,64}(?: [^\s,;/+=\"<>\\]{1,64}){0,4})"
+    r"|(DC)\s{0,4}=\s{0,4}([A-Za-z0-9-]{1,63}))",
+    re.IGNORECASE,
+)
+#: Microsoft Graph and Azure AD Graph URLs, whose paths hold object ids of users and devices.
+_GRAPH_URL_RE = re.compile(
+    r"https?://(graph\.microsoft\.(?:com|us|de)|dod-graph\.microsoft\.us"
+    r"|graph\.windows\.net|(?:microsoft)?graph\.chinacloudapi\.cn)(/[^\s'\"<>]{0,2048})",
+    re.IGNORECASE,
+)
+#: A word right after a name: its surname when capitalised, in the texts that write them.
+_SURNAME_RE = re.compile(r" ([^\W\d_](?:[^\W\d_]|['\u2019-]){1,30})(?![\w@\\/])")
 
 _LOCAL_CHARS = r"A-Za-z0-9._%+*!#$&=?^{|}~-"
 
@@ -218,7 +268,47 @@ def pattern_spans(text: str, *, config: bool, prose: bool) -> list[_Span]:
             spans.extend(_phrase_spans(text, lower))
     if config:
         spans.extend(_forest_spans(text))
+    if len(text) >= 10:
+        spans.extend(_phone_spans(text))
+    if len(text) >= 12:
+        for match in _BARE_MAC_TEXT_RE.finditer(text):
+            spans.append((match.start(), match.end(), MAC, match.group(0)))
+    if "\\\\" in text:
+        for match in UNC_RE.finditer(text):
+            spans.append((match.start(), match.end(), UNC, match.group(0)))
+    if "=" in text:
+        spans.extend(_dn_spans(text))
+    if "graph." in lower:
+        spans.extend(_graph_spans(text))
     return spans
+
+
+def with_surnames(text: str, chosen: list[_Span]) -> list[_Span]:
+    """``chosen`` with each user name that a capitalised word follows extended over it.
+
+    Texts that quote display names (AADSTS messages) write ``alice Smith`` where the name
+    collected is ``alice``: the word after it is the surname, unless it is a word of the
+    product's messages (``Trace``, ``The``, ``Does`` ...). Only names without ``@`` or ``\\``
+    are extended, and never over the next span.
+    """
+    extended: list[_Span] = []
+    for index, (start, end, role, value) in enumerate(chosen):
+        if role == USER and "@" not in value and "\\" not in value:
+            match = _SURNAME_RE.match(text, end)
+            limit = chosen[index + 1][0] if index + 1 < len(chosen) else len(text)
+            word = match.group(1) if match is not None else ""
+            if (
+                match is not None
+                and match.end() <= limit
+                and word[0].isupper()
+                and not word.isupper()  # MFA, ID: an acronym, not a name
+                and word.lower() not in NOT_SURNAMES
+                and word.lower() not in PROTECTED_WORDS
+            ):
+                end = match.end()
+                value = text[start:end]
+        extended.append((start, end, role, value))
+    return extended
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,6 +377,56 @@ def _guard_text(text: str) -> str:
     if lower.isascii():
         return lower
     return lower.replace("\u0307", "").replace("\u0131", "i").replace("\u017f", "s")
+
+
+def _phone_spans(text: str) -> Iterable[_Span]:
+    for match in _PHONE_RE.finditer(text):
+        value = match.group(0)
+        if value.startswith("+"):
+            if not 8 <= sum(char.isdigit() for char in value) <= 15:
+                continue
+        elif value.isdigit() and _NUMBER_CONTEXT_RE.search(
+            text, max(0, match.start() - 24), match.start()
+        ):
+            continue  # "error code 2147942405": a number, not a phone
+        yield match.start(), match.end(), PHONE, value
+
+
+def _dn_spans(text: str) -> Iterable[_Span]:
+    """``CN=First Last``, ``O=Contoso Ltd`` and ``DC=contoso`` in X.500 names."""
+    for match in _DN_PART_RE.finditer(text):
+        if match.group(4) is not None:  # DC=label
+            if not is_tld(match.group(4).lower()):
+                yield match.start(4), match.end(4), DOMAIN, match.group(4)
+            continue
+        start, end = match.start(2), match.end(2)
+        while end > start and text[end - 1] in ".:":
+            end -= 1
+        value = text[start:end]
+        lower = value.lower()
+        if not value or lower in PROTECTED_WORDS or lower in EMPTY:
+            continue
+        first = lower.split()[0]
+        if first in KEPT_ISSUERS or (match.group(1).upper() == "CN" and lower in KEPT_CONTAINERS):
+            continue
+        if "." in value and " " not in value:
+            continue  # a DNS name: the DNS detector rewrites it as a host or domain
+        yield start, end, NAME, value
+
+
+def _graph_spans(text: str) -> Iterable[_Span]:
+    """Object ids in Microsoft Graph URLs (``/users/<id>``); in Azure AD Graph, whose first
+    path segment is the tenant, that one is the tenant."""
+    for url in _GRAPH_URL_RE.finditer(text):
+        path = url.start(2)
+        azure_ad = url.group(1).lower() == "graph.windows.net"
+        for match in _GUID_RE.finditer(text, path, url.end(2)):
+            guid = match.group(1)
+            if guid.lower() in KEPT_GUIDS:
+                continue
+            first = not text[path + 1 : match.start(1)].strip("{")
+            role = TENANT if azure_ad and first else OBJECT
+            yield match.start(1), match.end(1), role, guid
 
 
 # ---------------------------------------------------------------------------------------------

@@ -115,6 +115,46 @@ KEPT_PRINCIPAL_DOMAINS = frozenset({"nt authority", "builtin", "nt service", "ii
 #: Folders under ``Users`` / ``home`` that are nobody's.
 KEPT_PROFILE_FOLDERS = frozenset({"public", "default", "default user", "all users", "shared"})
 
+#: Shares every Windows server has: named in paths, they say nothing about anyone.
+KEPT_SHARES = frozenset({"admin$", "ipc$", "print$", "sysvol", "netlogon"})
+
+#: First words of certificate subject and issuer names that are not the customer's (public
+#: certificate authorities, Microsoft's own certificates): kept in ``CN=`` and ``O=``.
+KEPT_ISSUERS = frozenset(
+    {"microsoft", "azure", "digicert", "baltimore", "globalsign", "entrust", "sectigo", "isrg"}
+)
+
+#: Containers of every Active Directory (``CN=Users,DC=...``): kept in ``CN=``.
+KEPT_CONTAINERS = frozenset(
+    {
+        "users",
+        "computers",
+        "builtin",
+        "system",
+        "configuration",
+        "schema",
+        "services",
+        "domain controllers",
+        "program data",
+        "foreignsecurityprincipals",
+        "managed service accounts",
+        "public key services",
+        "aia",
+        "cdp",
+        "enrollment services",
+        "certification authorities",
+        "ntauthcertificates",
+    }
+)
+
+#: Capitalised words that follow a name in product messages without being a surname.
+NOT_SURNAMES = _words(
+    """
+    the trace correlation timestamp msg message error code with does did has had is was
+    were are from at in on to and or not no id azure microsoft mfa entra aadsts please
+    """
+)
+
 #: Words of the product's messages (and of the pseudonyms themselves). A user, domain, host or
 #: client whose *whole* name is one of them is still replaced where it is named (a user field,
 #: ``for User X``, ``Account Name:``) but not searched for in free text, where replacing every
@@ -128,7 +168,7 @@ PROTECTED_WORDS = _words(
     administrator administrators guest test access accepted rejected challenge success error
     errors exception request response state message msg code errorcode cid reason event log
     data auth authn authz authentication authorization tenant example ip ip6 mac sid
-    thumbprint station guid
+    thumbprint station guid phone share path object
     """
 )
 
@@ -201,19 +241,27 @@ DNS = "dns"
 CONFIG = "config"
 
 PROSE = "prose"
+PHONE = "phone"
+UNC = "unc"
+NAME = "name"
+OBJECT = "object"
 
 # Tie-break between detectors that claim the same span (lower wins).
 PRIORITY = {
     TENANT: 0,
+    OBJECT: 0,
+    UNC: 1,
     USER: 1,
     DOMAIN: 2,
     HOST: 2,
     CLIENT: 2,
     STATION: 2,
+    NAME: 2,
     SID: 3,
     THUMBPRINT: 4,
     MAC: 5,
     IP: 6,
+    PHONE: 6,
     GUID: 7,
     DNS: 8,
     NETBIOS: 9,

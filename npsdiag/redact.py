@@ -41,11 +41,13 @@ from typing import TYPE_CHECKING, TypeVar
 from npsdiag._redact_detect import (
     BARE_MAC_RE,
     MAC_RE,
+    UNC_RE,
     Detection,
     after_domain,
     choose,
     detect,
     pattern_spans,
+    with_surnames,
 )
 from npsdiag._redact_index import WORD, LiteralIndex
 from npsdiag._redact_rules import (
@@ -62,9 +64,13 @@ from npsdiag._redact_rules import (
     KEPT_HOST_SUFFIXES,
     KEPT_PRINCIPAL_DOMAINS,
     KEPT_PRINCIPALS,
+    KEPT_SHARES,
     LITERAL_MAX,
     MAC,
+    NAME,
     NETBIOS,
+    OBJECT,
+    PHONE,
     PROSE,
     PROTECTED_WORDS,
     QUOTES,
@@ -73,6 +79,7 @@ from npsdiag._redact_rules import (
     TENANT,
     TEXT,
     THUMBPRINT,
+    UNC,
     USER,
     USER_KEY,
     cloud_domain,
@@ -88,6 +95,7 @@ from npsdiag._redact_rules import (
 from npsdiag.extract import user_key
 from npsdiag.model import Analysis, Diagnosis, Event, Finding, Incident, Problem, SourceStats
 from npsdiag.report._view import sorted_incidents
+from npsdiag.sources.discover import hide_content
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -158,6 +166,7 @@ class _Redactor:
         self._domain_sweep = False
         self._dns_domains: set[str] = set()
         self._tenants: set[str] = set()
+        self._objects: set[str] = set()
         self._literals: dict[str, tuple[str, _Position]] = {}
         self._index = LiteralIndex.build({})
         self._cache: dict[tuple[str, str], str] = {}
@@ -317,6 +326,10 @@ class _Redactor:
             THUMBPRINT: self._thumbprint,
             MAC: self._mac,
             DNS: self._dns,
+            PHONE: self._phone,
+            UNC: self._unc,
+            NAME: self._name,
+            OBJECT: self._object,
         }
 
     def _apply_uncached(self, role: str, value: str) -> str:
@@ -484,7 +497,53 @@ class _Redactor:
         # Correlation ids, states, trace ids: random per request, needed to quote to support.
         if guid in self._tenants:
             return self._tenant(value)
+        if guid in self._objects:
+            return self._object(value)
         return value
+
+    def _object(self, value: str) -> str:
+        """The id of a user, device or group in the directory (a Graph URL names them)."""
+        guid = value.strip().strip("{}").lower()
+        if guid in KEPT_GUIDS:
+            return value
+        if guid in self._tenants:
+            return self._tenant(value)
+        if not self._frozen:
+            self._objects.add(guid)
+        return f"object-{self._number('object', guid)}"
+
+    def _phone(self, value: str) -> str:
+        digits = "".join(char for char in value if char.isdigit())
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]  # +1 425 ... and 425 ... are the same North American number
+        self._literal(value, PHONE)
+        return f"phone-{self._number('phone', digits)}"
+
+    def _unc(self, value: str) -> str:
+        """``\\\\server\\share\\folders``: the server as a host, the share and the folders
+        after it (a home folder is named after its user) as pseudonyms of their own."""
+        match = UNC_RE.fullmatch(value)
+        if match is None:
+            return self._text(value)
+        server, share, rest = match.groups()
+        out = f"\\\\{self._host(server)}\\{self._share(share)}"
+        folders = rest.strip("\\")
+        if folders:
+            self._literal(folders, UNC)
+            out += f"\\path-{self._number('path', folders.lower())}"
+        return out
+
+    def _share(self, share: str) -> str:
+        lower = share.lower()
+        if lower in KEPT_SHARES or (len(lower) == 2 and lower[0].isalpha() and lower[1] == "$"):
+            return share
+        self._literal(share, UNC)
+        return f"share-{self._number('share', lower)}"
+
+    def _name(self, value: str) -> str:
+        """A name in an X.500 name (``CN=First Last``, ``O=Contoso Ltd``)."""
+        self._literal(value, NAME)
+        return f"name-{self._number('name', value.strip().lower())}"
 
     def _dns(self, value: str) -> str:
         """A DNS name found in free text: a known domain, else a host in a domain."""
@@ -554,6 +613,8 @@ class _Redactor:
         chosen = choose(found, known)
         if not chosen:
             return text
+        if not prose and "aadsts" in text.lower():
+            chosen = self._surnames(text, chosen)
         pieces: list[str] = []
         last = 0
         outer = self._offset
@@ -565,6 +626,17 @@ class _Redactor:
         pieces.append(text[last:])
         self._offset = outer
         return "".join(pieces)
+
+    def _surnames(self, text: str, chosen: list[_Span]) -> list[_Span]:
+        """``chosen`` with surnames after user names (see ``with_surnames``); a name and the
+        same name with its surname are one person (``user-1``, ``user-1b``)."""
+        extended = with_surnames(text, chosen)
+        if not self._frozen:
+            for before, after in zip(chosen, extended, strict=True):
+                if before != after:
+                    keys = [user_key(before[3]), user_key(after[3])]
+                    self._link_users([key.strip().lower() for key in keys if key])
+        return extended
 
     def _known_spans(self, text: str) -> list[_Span]:
         """Every collected value, wherever it stands as a whole word (case-insensitive)."""
@@ -730,7 +802,8 @@ class _Redactor:
             source,
             KEPT_FIELDS["SourceStats"],
             name=self._s(TEXT, source.name),
-            messages=[self._s(TEXT, message) for message in source.messages],
+            # What a note quotes of a file that is no log could be anything: never shown.
+            messages=[self._s(TEXT, hide_content(message)) for message in source.messages],
         )
 
     def _config_row(self, row: Mapping[str, str]) -> Mapping[str, str]:
