@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from npsdiag._atomic import write_text_atomic
 from npsdiag.errors import UsageError
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
@@ -173,6 +174,9 @@ def write_report(
 ) -> Path:
     """Render ``analysis`` in format ``name`` and write it to ``path`` (UTF-8, ``\\n`` newlines).
 
+    The file is written whole or not at all (:func:`npsdiag._atomic.write_text_atomic`): a
+    full disk or an interruption leaves the previous file, never a truncated one.
+
     Args:
         name: A key of :data:`REPORTS`.
         analysis: The result of one run.
@@ -189,10 +193,11 @@ def write_report(
     text = report.render(analysis, options)
     target = Path(path)
     try:
-        target.write_text(text, encoding="utf-8", newline="\n")
+        write_text_atomic(target, text)
     except OSError as error:
         raise UsageError(
             f"cannot write the {name} report to '{target}': {error.strerror or error}",
-            hint="check that the folder exists and is writable",
+            hint="check that the folder exists, is writable and has space; "
+            "a report is written whole or not at all",
         ) from error
     return target
