@@ -25,12 +25,12 @@ from npsdiag.sources import (
     BundleLimits,
     Discovery,
     Source,
+    bundle_io,
     discover,
     read_events,
     source_bytes,
 )
 from npsdiag.sources import bundle as bundle_module
-from npsdiag.sources import bundle_io
 from npsdiag.sources.regquery import parse_regquery
 from npsdiag.synth.scenario import load_shipped
 
