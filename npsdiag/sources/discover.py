@@ -343,8 +343,9 @@ def _expand_existing(path: Path, found: Discovery) -> Iterator[tuple[Path, Bundl
     if not path.is_dir():
         yield path, None
         return
+    before = len(found.skipped)
     walked = _walk(path, found)
-    if not walked:
+    if not walked and len(found.skipped) == before:
         found.skipped.append(
             _account(
                 str(path),
@@ -386,11 +387,43 @@ def _walk(folder: Path, found: Discovery) -> list[Path]:
             )
         )
 
+    inside = Path(os.path.realpath(folder))
     files: list[Path] = []
-    # Symlinked folders are not followed, so a link loop cannot make the walk endless.
-    for root, _, names in os.walk(folder, onerror=on_error, followlinks=False):
-        files.extend(Path(root) / name for name in names)
+    # Links to folders are never walked into (a link loop cannot make the walk endless), and
+    # a link to a file is read only when the file is inside the folder: what lies outside
+    # is not what was handed over (notes.txt -> /etc/shadow).
+    for root, folders, names in os.walk(folder, onerror=on_error, followlinks=False):
+        for name in folders:
+            path = Path(root) / name
+            if path.is_symlink():
+                found.skipped.append(
+                    _account(
+                        str(path), SourceKind.UNKNOWN, "skipped", _link_note(path, inside, "folder")
+                    )
+                )
+        for name in names:
+            path = Path(root) / name
+            if path.is_symlink() and not _within(Path(os.path.realpath(path)), inside):
+                found.skipped.append(
+                    _account(
+                        str(path), SourceKind.UNKNOWN, "skipped", _link_note(path, inside, "file")
+                    )
+                )
+                continue
+            files.append(path)
     return sorted(files, key=lambda path: path.relative_to(folder).parts)
+
+
+def _link_note(path: Path, inside: Path, what: str) -> str:
+    where = "inside" if _within(Path(os.path.realpath(path)), inside) else "outside"
+    return (
+        f"{path}: a link to a {what} {where} the folder; not followed "
+        f"(pass the {what} itself to read it)"
+    )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _classify(
