@@ -10,8 +10,8 @@ processes of ``npsdiag batch`` go on without their parent.
   number (143 for SIGTERM, 129 for SIGHUP), as a shell reports a process killed by it.
 * A batch worker process (:func:`install_worker_handlers`) removes its temporary paths and
   ends at once: its parent decides what becomes of its case. It ignores Ctrl+C, which is its
-  parent's to handle, and on Linux it is sent SIGTERM when its parent dies, however the parent
-  died (``prctl(PR_SET_PDEATHSIG)``), so no worker outlives a killed batch.
+  parent's to handle, and on Linux the kernel tells it when its parent dies, however the
+  parent died (``prctl(PR_SET_PDEATHSIG)``), so no worker outlives a killed batch.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -76,21 +77,42 @@ def stopping_on_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+#: The batch's scratch folder, as the worker was told it.
+_scratch: list[str | None] = [None]
+
+
 def _end_worker(signum: int, frame: FrameType | None) -> None:
     _tempfiles.remove_all()
     os._exit(128 + signum)
 
 
-def install_worker_handlers(parent: int | None = None) -> None:
+def _orphaned(signum: int, frame: FrameType | None) -> None:
+    # The batch died without a word (killed): nobody else is left to remove its scratch
+    # folder. (Its own SIGTERM cannot say so: getppid() may still name it while its other
+    # threads are dying, so the kernel's notice comes as a signal of its own.)
+    _tempfiles.remove_all()
+    if _scratch[0] is not None:
+        shutil.rmtree(_scratch[0], ignore_errors=True)
+    os._exit(128 + signum)
+
+
+def install_worker_handlers(parent: int | None = None, scratch: str | None = None) -> None:
     """In a batch worker process: end at once on SIGTERM and SIGHUP (after removing this
-    process's temporary paths), ignore SIGINT, and end when the parent ``parent`` dies."""
+    process's temporary paths), ignore SIGINT, and end when the parent ``parent`` dies.
+
+    On Linux the kernel tells a worker of its parent's death with SIGUSR1
+    (``prctl(PR_SET_PDEATHSIG)``); the worker then also removes the batch's ``scratch``
+    folder, which the dead parent can no longer do.
+    """
+    _scratch[0] = scratch
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for number in STOP_SIGNALS:
         signal.signal(number, _end_worker)
     if sys.platform.startswith("linux"):
+        signal.signal(signal.SIGUSR1, _orphaned)
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-    if parent is not None and os.getppid() != parent:
-        # The parent died before the line above could ask to be told.
-        _end_worker(int(getattr(signal, "SIGTERM", 15)), None)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGUSR1), 0, 0, 0)
+        if parent is not None and os.getppid() != parent:
+            # The parent died before the line above could ask to be told.
+            _orphaned(int(signal.SIGUSR1), None)

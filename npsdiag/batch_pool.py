@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from npsdiag._signals import install_worker_handlers
@@ -103,7 +104,7 @@ def _init_worker(settings: PoolSettings, claimed: Any, values: Any) -> None:
     takes the next free slot (the only moment it takes a lock).
     """
     global _STATE
-    install_worker_handlers(settings.parent)
+    install_worker_handlers(settings.parent, settings.scratch)
     if settings.scratch is not None:
         tempfile.tempdir = settings.scratch
     _STATE = make_state(
@@ -260,6 +261,9 @@ class PoolRunner:
         counters = _LiveCounters(self._context, 2 * workers)
         self._counters = counters
         self._since = {}
+        if self._settings.scratch is not None:
+            # A worker told of its parent's death by mistake (a stray SIGUSR1) removes it.
+            Path(self._settings.scratch).mkdir(mode=0o700, parents=True, exist_ok=True)
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=self._context,
