@@ -123,8 +123,12 @@ def test_the_bundle_limit_through_the_command_line(
     assert not any("the limit" in message for message in messages), messages
 
 
+@pytest.mark.parametrize("through", ["library", "command line"])
 def test_the_central_directory_is_read_once_for_all_members(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    through: str,
 ) -> None:
     members = [(f"x/{index:04d}.log", text_dump(1)) for index in range(300)]
     members.append(("AfterRegAdd_AzureMFA.txt", REGISTRY.format(note="x").encode()))
@@ -139,8 +143,14 @@ def test_the_central_directory_is_read_once_for_all_members(
         real(self, file, *args, **kwargs)
 
     monkeypatch.setattr(zipfile.ZipFile, "__init__", counting)
-    analysis = analyze_paths([str(path)])
-    assert sum(1 for s in analysis.sources if s.kind == "wevtutil-text" and s.records_read) == 300
+    if through == "library":
+        analysis = analyze_paths([str(path)])
+        sources = [(s.kind, s.records_read) for s in analysis.sources]
+    else:
+        code, out, err = run(capsys, "analyze", str(path), "--json", "-")
+        assert code in (0, 1), err
+        sources = [(s["kind"], s["records_read"]) for s in json.loads(out)["sources"]]
+    assert sum(1 for kind, read in sources if kind == "wevtutil-text" and read) == 300
     # Listing opens the bundle and unpacks the inner zip once; reading does it once more.
     assert len(opened) <= 4, opened
 

@@ -97,3 +97,52 @@ def test_closing_early_is_not_an_error(tmp_path: Path) -> None:
     next(events)
     events.close()  # type: ignore[attr-defined]
     assert not any("unexpected" in message for message in stats.messages)
+
+
+# --- one name repeated many times ------------------------------------------------------------
+
+
+def _direct_add(fields: dict[str, str], name: str, value: str) -> None:
+    """The definition: the first free suffix, counting up from 1."""
+    if name not in fields:
+        fields[name] = value
+        return
+    index = 1
+    while f"{name}_{index}" in fields:
+        index += 1
+    fields[f"{name}_{index}"] = value
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.sampled_from(["A", "B", "A_1", "A_3", "A_2_1", "B_10"]), max_size=60))
+def test_add_field_keeps_every_value_under_a_name_of_its_own(names: list[str]) -> None:
+    from npsdiag.sources import add_field
+
+    fields: dict[str, str] = {}
+    direct: dict[str, str] = {}
+    for position, name in enumerate(names):
+        add_field(fields, name, str(position))
+        _direct_add(direct, name, str(position))
+    assert sorted(fields.values(), key=int) == [str(i) for i in range(len(names))]
+    if not any("_" in name for name in names):  # names taken in order: the same as counting
+        assert fields == direct
+
+
+def test_thirty_thousand_data_of_one_name_through_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = "".join(f"<Data Name='A'>v{index}</Data>" for index in range(30_000))
+    event = event_xml(
+        1,
+        provider="Microsoft-Windows-Security-Auditing",
+        channel="Security",
+        event_id=6273,
+        data=f"<Data Name='SubjectUserName'>alice</Data>{data}",
+    )
+    path = tmp_path / "many.xml"
+    path.write_text(as_document(event))
+    code, out, err = run(capsys, "analyze", str(path), "--json", "-")
+    assert code in (0, 1), err
+    fields = json.loads(out)["incidents"][0]["evidence"][0]["event"]["fields"]
+    assert fields["A"] == "v0" and fields["A_29999"] == "v29999"
+    assert len([name for name in fields if name == "A" or name.startswith("A_")]) == 30_000
