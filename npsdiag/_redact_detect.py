@@ -178,8 +178,9 @@ class Detection:
     """One sensitive value found by the pattern detectors.
 
     Attributes:
-        kind: ``email``, ``ipv4``, ``ipv6``, ``mac``, ``sid``, ``thumbprint``, ``tenant`` or
-            ``dns``.
+        kind: ``email``, ``ipv4``, ``ipv6``, ``mac``, ``phone``, ``sid``, ``thumbprint``,
+            ``tenant``, ``object`` (an id in a Graph URL), ``unc``, ``name`` (``CN=``, ``O=``),
+            ``domain`` (``DC=``) or ``dns``.
         value: the text as found.
         start: offset of the first character.
         end: offset after the last character.
@@ -195,8 +196,9 @@ def detect(text: str) -> list[Detection]:
     """Find the sensitive values the pattern detectors recognise in ``text``, in text order.
 
     Only patterns are used (no knowledge of the analysis): e-mail addresses, IPv4 and IPv6
-    addresses other than loopback and unspecified ones, MAC addresses, account SIDs,
-    certificate thumbprints, GUIDs in tenant positions and DNS names outside Microsoft's
+    addresses other than loopback and unspecified ones, MAC addresses (bare twelve hex digits
+    too), phone numbers, account SIDs, certificate thumbprints, GUIDs in tenant positions and
+    in Graph URLs, UNC paths, names in X.500 names and DNS names outside Microsoft's
     domains. Overlapping finds are all listed.
     """
     found: list[Detection] = []
@@ -218,6 +220,14 @@ def detect(text: str) -> list[Detection]:
             found.append(Detection("tenant", match.group(1), match.start(1), match.end(1)))
     for start, end, value in _dns_spans(text):
         found.append(Detection("dns", value, start, end))
+    for match in _BARE_MAC_TEXT_RE.finditer(text):
+        found.append(Detection("mac", match.group(0), match.start(), match.end()))
+    for match in UNC_RE.finditer(text):
+        found.append(Detection("unc", match.group(0), match.start(), match.end()))
+    kinds = {PHONE: "phone", NAME: "name", DOMAIN: "domain", OBJECT: "object", TENANT: "tenant"}
+    for start, end, role, value in (*_phone_spans(text), *_dn_spans(text), *_graph_spans(text)):
+        found.append(Detection(kinds[role], value, start, end))
+    found = list({(item.start, item.end, item.kind): item for item in found}.values())
     found.sort(key=lambda item: (item.start, item.end, item.kind))
     return found
 

@@ -292,3 +292,23 @@ def test_redaction_of_free_text_through_the_command_line(
         assert secret not in text, secret
     for kept in ("AADSTS700027", "AADSTS50034", CID):
         assert kept in text, kept
+
+
+def test_detect_lists_the_new_kinds() -> None:
+    from npsdiag.redact import detect
+
+    text = (
+        "call +1 (425) 555-0100, mac 0019920CE4E9 at \\\\FS01\\x\\y for CN=John Smith, "
+        "DC=contoso via https://graph.microsoft.com/v1.0/users/3fa85f64-5717-4562-b3fc-"
+        "2c963f66afa6 thumbprint " + "ab" * 32
+    )
+    kinds = {(found.kind, found.value) for found in detect(text)}
+    assert {
+        ("phone", "+1 (425) 555-0100"),
+        ("mac", "0019920CE4E9"),
+        ("unc", "\\\\FS01\\x\\y"),
+        ("name", "John Smith"),
+        ("domain", "contoso"),
+        ("object", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+        ("thumbprint", "ab" * 32),
+    } <= kinds
