@@ -86,15 +86,21 @@ def test_nested_zips_with_the_same_names_are_all_read(
     assert set(_tempfiles.registered()) == before
 
 
+def _nested_bundle(folder: Path, count: int) -> tuple[Path, int, BundleLimits]:
+    """A bundle holding one zip of ``count`` text dumps; what it inflates to, once; limits
+    that this just fits."""
+    members = [(f"dump{index:02d}.log", text_dump(30)) for index in range(count)]
+    inner = zip_bytes(members)
+    path = folder / "bundle.zip"
+    path.write_bytes(zip_bytes([("inner.zip", inner)]))
+    payload = len(inner) + sum(len(data) for _, data in members)
+    return path, payload, BundleLimits(max_total_bytes=payload + 1, ratio_floor=1 << 40)
+
+
 def test_a_nested_zip_counts_once_towards_the_bundle_limit(tmp_path: Path) -> None:
     # 40 members of 20 KiB each in one nested zip: inflated once it is 800 KiB plus itself;
     # counted again for every member it would be over 16 MiB.
-    members = [(f"dump{index:02d}.log", text_dump(30)) for index in range(40)]
-    inner = zip_bytes(members)
-    path = tmp_path / "bundle.zip"
-    path.write_bytes(zip_bytes([("inner.zip", inner)]))
-    payload = len(inner) + sum(len(data) for _, data in members)
-    limits = BundleLimits(max_total_bytes=payload + 1, ratio_floor=1 << 40)
+    path, payload, limits = _nested_bundle(tmp_path, 40)
     found = discover([str(path)], limits=limits)
     for source in found.sources:
         stats = source.new_stats()
@@ -107,12 +113,7 @@ def test_a_nested_zip_counts_once_towards_the_bundle_limit(tmp_path: Path) -> No
 def test_the_bundle_limit_through_the_command_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    members = [(f"dump{index:02d}.log", text_dump(30)) for index in range(30)]
-    inner = zip_bytes(members)
-    path = tmp_path / "bundle.zip"
-    path.write_bytes(zip_bytes([("inner.zip", inner)]))
-    payload = len(inner) + sum(len(data) for _, data in members)
-    limits = BundleLimits(max_total_bytes=payload + 1, ratio_floor=1 << 40)
+    path, _, limits = _nested_bundle(tmp_path, 30)
     monkeypatch.setattr(analyze_module, "discover", partial(discover, limits=limits))
     code, out, err = run(capsys, "analyze", str(path), "--json", "-")
     assert code in (0, 1), err
