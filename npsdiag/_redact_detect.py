@@ -107,10 +107,13 @@ _PHONE_RE = re.compile(
 _NUMBER_CONTEXT_RE = re.compile(
     r"(?:code|error|hresult|status|result|record|handle|id|0x|number of)\W{0,3}\Z", re.I
 )
-#: A UNC path: ``\\server\share`` and the folders after it.
+#: A UNC path: ``\\server\share`` and the folders after it. A folder name may hold spaces
+#: before words that start with a capital or a digit (``\\FS01\home\Alice Smith``); a
+#: lower-case word after a space is the sentence going on, and so are ``;`` and ``,``.
+_PATH_PART = r"[^\\/\s:*?\"<>|;,]{1,255}(?: [A-Z0-9][^\\/\s:*?\"<>|;,]{0,254}){0,4}"
 UNC_RE = re.compile(
     r"(?<![\w\\])\\\\([A-Za-z0-9][A-Za-z0-9.-]{0,253})\\([^\\/\s:*?\"<>|]{1,80})"
-    r"((?:\\[^\\/\s:*?\"<>|]{1,255}){0,32})"
+    rf"((?:\\{_PATH_PART}){{0,32}})"
 )
 #: Parts of an X.500 name (certificate subjects and issuers, LDAP paths) that name someone:
 #: ``CN=`` (not a GUID: that is a tenant) and ``O=``, up to five words, and ``DC=`` labels.

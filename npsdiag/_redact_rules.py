@@ -243,6 +243,8 @@ CONFIG = "config"
 PROSE = "prose"
 PHONE = "phone"
 UNC = "unc"
+SHARE = "share"
+PATH = "path"
 NAME = "name"
 OBJECT = "object"
 
@@ -252,6 +254,8 @@ PRIORITY = {
     OBJECT: 0,
     UNC: 1,
     USER: 1,
+    SHARE: 2,
+    PATH: 2,
     DOMAIN: 2,
     HOST: 2,
     CLIENT: 2,

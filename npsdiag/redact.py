@@ -69,10 +69,12 @@ from npsdiag._redact_rules import (
     NAME,
     NETBIOS,
     OBJECT,
+    PATH,
     PHONE,
     PROSE,
     PROTECTED_WORDS,
     QUOTES,
+    SHARE,
     SID,
     STATION,
     TENANT,
@@ -325,6 +327,8 @@ class _Redactor(AnalysisWalk):
             DNS: self._dns,
             PHONE: self._phone,
             UNC: self._unc,
+            SHARE: self._share,
+            PATH: self._path,
             NAME: self._name,
             OBJECT: self._object,
         }
@@ -447,13 +451,22 @@ class _Redactor(AnalysisWalk):
         address = parse_ip(value)
         if address is None:
             return self._text(value)
+        written = value.strip()
+        if "%" in written:
+            # A zone after an IPv6 address (fe80::1%12): the address and the zone each on
+            # their own, so that nothing written after the "%" is kept because of the address.
+            head, _, zone = written.partition("%")
+            return f"{self._ip(head)}%{self._text(zone)}"
+        bare = written.strip("[]")
+        cut = bare.rfind(":") + 1
+        if isinstance(address, ipaddress.IPv6Address) and parse_ip(bare[cut:]) is not None:
+            # An IPv4 address written inside an IPv6 one (::ffff:10.0.1.20, ::0.0.0.1): the
+            # dotted quad is what a reader sees, so it is what is kept or replaced.
+            return bare[:cut] + self._ip(bare[cut:])
         if kept_ip(address):
             return value
         self._literal(value.strip(), IP)
         if isinstance(address, ipaddress.IPv6Address):
-            mapped = address.ipv4_mapped
-            if mapped is not None:
-                return f"::ffff:{self._ip(str(mapped))}"
             return f"ip6-{self._number('ip6', address.compressed)}"
         return f"ip-{self._number('ip4', str(address))}"
 
@@ -520,22 +533,24 @@ class _Redactor(AnalysisWalk):
         """``\\\\server\\share\\folders``: the server as a host, the share and the folders
         after it (a home folder is named after its user) as pseudonyms of their own."""
         match = UNC_RE.fullmatch(value)
-        if match is None:
-            return self._text(value)
+        if match is None:  # pragma: no cover - spans of this role are UNC_RE's matches
+            return self._path(value)
         server, share, rest = match.groups()
         out = f"\\\\{self._host(server)}\\{self._share(share)}"
         folders = rest.strip("\\")
-        if folders:
-            self._literal(folders, UNC)
-            out += f"\\path-{self._number('path', folders.lower())}"
-        return out
+        return out + f"\\{self._path(folders)}" if folders else out
 
     def _share(self, share: str) -> str:
         lower = share.lower()
         if lower in KEPT_SHARES or (len(lower) == 2 and lower[0].isalpha() and lower[1] == "$"):
             return share
-        self._literal(share, UNC)
+        self._literal(share, SHARE)
         return f"share-{self._number('share', lower)}"
+
+    def _path(self, folders: str) -> str:
+        """The folders of a UNC path after its share, as one pseudonym."""
+        self._literal(folders, PATH)
+        return f"path-{self._number('path', folders.strip().lower())}"
 
     def _name(self, value: str) -> str:
         """A name in an X.500 name (``CN=First Last``, ``O=Contoso Ltd``)."""
