@@ -56,6 +56,12 @@ def test_the_default_time_limit_is_the_commands() -> None:
     assert DEFAULT_CASE_TIMEOUT == COMMAND_DEFAULT
 
 
+needs_alarm = pytest.mark.skipif(
+    not hasattr(signal, "SIGALRM"), reason="the soft time limit needs an alarm clock (POSIX)"
+)
+
+
+@needs_alarm
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_stalled_case_costs_only_itself(tmp_path: Path, workers: int) -> None:
     collected = _collection(tmp_path, "stall-me")
@@ -76,6 +82,7 @@ def test_a_stalled_case_costs_only_itself(tmp_path: Path, workers: int) -> None:
     assert multiprocessing.active_children() == []
 
 
+@needs_alarm
 @pytest.mark.slow
 def test_a_case_the_alarm_cannot_stop_is_ended_by_the_batch(tmp_path: Path) -> None:
     collected = _collection(tmp_path, "wedge-me")
