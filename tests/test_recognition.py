@@ -47,10 +47,13 @@ def text_dump(count: int) -> bytes:
 
 
 def _sprinkle(data: bytes, places: list[int], strays: list[bytes], allowed: list[int]) -> bytes:
-    """``data`` with the stray bytes put at the chosen allowed offsets."""
+    """``data`` with the stray bytes put at the chosen allowed offsets, one per offset (two
+    strays side by side could make one valid UTF-8 character, such as C3 81)."""
     out = bytearray(data)
-    for place, stray in sorted(zip(places, strays, strict=True), reverse=True):
-        offset = allowed[place % len(allowed)]
+    chosen = {
+        allowed[place % len(allowed)]: stray for place, stray in zip(places, strays, strict=True)
+    }
+    for offset, stray in sorted(chosen.items(), reverse=True):
         out[offset:offset] = stray
     return bytes(out)
 
@@ -77,7 +80,14 @@ def test_text_dumps_with_stray_bytes_are_recognised_and_read(
 ) -> None:
     dump = text_dump(12)
     strays = data.draw(st.lists(st.sampled_from(STRAY), min_size=len(places), max_size=len(places)))
-    damaged = _sprinkle(dump, places, strays, _description_offsets(dump[:4096]))
+    allowed = _description_offsets(dump[:4096])
+    damaged = _sprinkle(dump, places, strays, allowed)
+    strays = list(
+        {
+            allowed[place % len(allowed)]: stray
+            for place, stray in zip(places, strays, strict=True)
+        }.values()
+    )
     kind, note = sniff(damaged[:4096], "NPS_EventLog.log")
     assert kind == SourceKind.WEVTUTIL_TEXT, note
     from npsdiag.sources.text import parse_wevtutil_text

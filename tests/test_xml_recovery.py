@@ -124,6 +124,15 @@ def test_every_event_is_read_or_counted_as_failed(
         st.lists(st.sampled_from(sorted(EVENT_DAMAGE)), min_size=count, max_size=count)
     )
     gaps = data.draw(st.lists(st.sampled_from(sorted(GAPS)), min_size=count, max_size=count))
+    if "lost </Event>" in damages:
+        # A stray end tag after an event that lost its own is that event's end tag: the file
+        # is well-formed again, with the events between inside the first (see the test of
+        # events inside events). Not damage to count, so not generated here.
+        first = damages.index("lost </Event>")
+        gaps = [
+            "none" if gap == "stray </Event>" and position > first else gap
+            for position, gap in enumerate(gaps)
+        ]
     if layout == "sequence" and gaps[0] in ("text with markup characters", "unknown element"):
         gaps[0] = "none"  # a file that starts with prose or another element is no export
     wrappers = data.draw(st.lists(st.integers(0, 3), min_size=count, max_size=count))
@@ -178,6 +187,35 @@ def test_events_nested_in_events_elements_are_all_read(tmp_path: Path) -> None:
     read, stats = _read(path)
     assert read == [1, 2, 3, 4, 5]
     assert stats.status == "ok"
+
+
+def test_events_inside_an_event_are_events_of_their_own(tmp_path: Path) -> None:
+    # A lost end tag, then a stray one after two more events: well-formed XML in which events
+    # 2 and 3 lie inside event 1. No export is written so; none of the three is lost.
+    first = event_xml(1)[: event_xml(1).rindex("</Event>")]
+    nested_in_data = event_xml(5).replace(
+        "</EventData>", f"</EventData><UserData>{event_xml(6)}</UserData>"
+    )
+    inside = f"{first}{event_xml(2)}{event_xml(3)}</Event>"
+    text = f"<Events>{inside}{event_xml(4)}{nested_in_data}</Events>"
+    path = tmp_path / "nested.xml"
+    path.write_text(text)
+    read, stats = _read(path)
+    assert sorted(read) == [1, 2, 3, 4, 5, 6]
+    assert (stats.records_failed, stats.status) == (0, "ok")
+
+
+def test_an_event_open_when_damage_strikes_inside_it_is_counted(tmp_path: Path) -> None:
+    outer = event_xml(1)[: event_xml(1).rindex("</Event>")]
+    broken = event_xml(3).replace("</System>", "", 1)
+    text = f"<Events>\n{outer}\n{event_xml(2)}\n{broken}\n</Event>\n{event_xml(4)}\n</Events>\n"
+    path = tmp_path / "open.xml"
+    path.write_text(text)
+    read, stats = _read(path)
+    # 2 ended before the damage (read), 1 was open around it, 3 holds it; 4 comes after.
+    assert sorted(read) == [2, 4]
+    assert stats.records_failed == 2
+    assert [m.split(":")[0] for m in stats.messages[1:3]] == ["event at line 2", "event at line 4"]
 
 
 def test_user_data_deeper_than_the_recursion_limit_is_read(tmp_path: Path) -> None:

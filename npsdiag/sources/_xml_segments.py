@@ -5,8 +5,8 @@ tag makes every following event a child of the damaged one, a stray end tag clos
 document early. The events themselves are usually whole. This module finds them by their tags
 alone, so that each can be parsed on its own and the damage costs only the event it is in.
 
-An *event* is an ``Event`` element (any namespace prefix) that is not inside another one, as
-for the strict pass. The text is scanned with a few regular expressions for the markup that
+An *event* is every ``Event`` element (any namespace prefix), as for the strict pass. The text
+is scanned with a few regular expressions for the markup that
 matters: ``<Event`` and ``</Event>`` tags, comments, CDATA sections, processing instructions
 and declarations (whose text may hold anything, ``<Event`` included), and, between events,
 other start tags (for the namespace prefixes they declare). Everything else is copied into the
@@ -15,7 +15,9 @@ slice it lies in, or dropped between events.
 Two modes:
 
 * *skipping* (the events the strict pass has read already): Event elements nest as XML says,
-  so the count of slices agrees with the strict pass, whose prefix of the file was clean;
+  and each end tag is one event the strict pass read, in the same order (its prefix of the
+  file was clean). An event still open when the last of them ends began before the damage
+  and did not end before it: it is damaged, and given as a ``lost`` segment;
 * *recovering* (everything after): an ``Event`` start tag met inside an event ends that event
   (its end tag is missing) and starts the next one, so one lost end tag costs one event, not
   the rest of the file.
@@ -67,6 +69,7 @@ class Segment:
         complete: ended by its own end tag (False: cut by the next event or the end of file).
         oversized: longer than :data:`MAX_EVENT_CHARS` without an end tag; not kept.
         namespaces: the prefixes declared around it, ``(prefix, uri)``, for parsing it alone.
+        lost: an event the strict pass saw begin but not end (the damage is in it); no text.
     """
 
     text: str
@@ -74,6 +77,7 @@ class Segment:
     complete: bool
     oversized: bool = False
     namespaces: tuple[tuple[str, str], ...] = ()
+    lost: bool = False
 
 
 @dataclass(slots=True)
@@ -105,7 +109,7 @@ class Segmenter:
         self._line = 1  # line of the first character of _carry
         self._within: str | None = None  # terminator of the comment/CDATA/PI being passed
         self._doctype_subset = False  # inside a DOCTYPE's [...] internal subset
-        self._depth = 0  # Event elements open while skipping
+        self._opened: list[int] = []  # lines of the Event elements open while skipping
         self._open: _Open | None = None  # the event being cut out (recovering)
         self._namespaces: dict[str, str] = {}
 
@@ -135,7 +139,7 @@ class Segmenter:
                 self._within = None
                 done = self._advance(buffer, done, end)
                 continue
-            pattern = _OUTSIDE if self._open is None and not self._depth else _INSIDE
+            pattern = _OUTSIDE if self._open is None and not self._opened else _INSIDE
             match = pattern.search(buffer, done)
             if match is None:
                 safe = len(buffer) if final else len(buffer) - _LOOKAHEAD
@@ -218,7 +222,7 @@ class Segmenter:
     def _start_tag(self, empty: bool) -> Iterator[Segment]:
         if self.skip:
             if not empty:
-                self._depth += 1
+                self._opened.append(self._line)
             return
         if self._open is not None:
             # Recovering: an event inside an event means the first lost its end tag.
@@ -226,24 +230,32 @@ class Segmenter:
         self._open = _Open(line=self._line)
 
     def _empty_end(self) -> Iterator[Segment]:
-        """After ``<Event/>``: a whole event in one tag (nothing inside another event)."""
+        """After ``<Event/>``: a whole event in one tag."""
         if self.skip:
-            if not self._depth:
-                self.skip -= 1
+            yield from self._skipped()
             return
         if self._open is not None:
             yield self._emit(complete=True)
 
     def _end_tag(self) -> Iterator[Segment]:
         if self.skip:
-            if self._depth:
-                self._depth -= 1
-                if not self._depth:
-                    self.skip -= 1
+            if self._opened:
+                self._opened.pop()
+                yield from self._skipped()
             return
         if self._open is not None:
             yield self._emit(complete=True)
         # An end tag between events is damage outside any event: nothing to count.
+
+    def _skipped(self) -> Iterator[Segment]:
+        """One event the strict pass read has ended; after the last, recovering starts, and
+        the events still open are the damaged ones."""
+        self.skip -= 1
+        if self.skip:
+            return
+        for line in self._opened:
+            yield Segment(text="", line=line, complete=False, lost=True)
+        self._opened.clear()
 
     def _emit(self, *, complete: bool) -> Segment:
         current = self._open

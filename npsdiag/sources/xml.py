@@ -13,8 +13,10 @@ The parser resolves no entities, fetches nothing from the network and accepts hu
 ``http://schemas.microsoft.com/win/2004/08/events/event`` namespace, another one, or none all
 work.
 
-An event is an ``Event`` element that is not inside another one, however deep the elements
-around it (``<Events>`` inside ``<Events>``) are nested.
+Every ``Event`` element is an event, however deep the elements around it (``<Events>``
+inside ``<Events>``) are nested. One inside another (which the event schema never allows, and
+which a lost end tag followed by a stray one produces) is an event of its own, read before the
+one around it, not that one's data.
 
 Any error lxml reports, fatal or not, ends the strict pass; the events it completed are kept.
 The rest of the file is then cut into one slice per event by their tags alone
@@ -144,7 +146,7 @@ class _Reader:
             )
 
     def _strict(self, encoding: str) -> Iterator[Any]:
-        """Top-level Event elements in file order, each complete when yielded.
+        """Every Event element as it ends (one inside another before it), each complete.
 
         Raises:
             _Damage: lxml reported an error; events completed in the same chunk are not
@@ -160,7 +162,7 @@ class _Reader:
             remove_comments=True,
             remove_pis=True,
         )
-        depth = 0  # Event elements open: an Event inside an Event is its data, not an event
+        depth = 0  # Event elements open around the one that ends
         etree.clear_error_log()
         with open(self.source.path, "rb") as stream:
             chunks = ((_ROOT_OPEN,), _utf8_chunks(stream, encoding), (None,))
@@ -180,8 +182,7 @@ class _Reader:
                         depth += 1
                         continue
                     depth -= 1
-                    if not depth:
-                        yield element
+                    yield element
 
     def _recover(self, encoding: str) -> Iterator[Event]:
         """Read every event not read yet on its own (see ``_xml_segments``)."""
@@ -206,6 +207,9 @@ class _Reader:
     def _segment(self, segment: Segment) -> Event | None:
         """Parse one event's text alone; count it as failed when it does not parse."""
         where = f"event at line {segment.line}"
+        if segment.lost:
+            self.stats.note_error(f"{where}: damaged XML (the error is inside it), not read")
+            return None
         if segment.oversized:
             self.stats.note_error(
                 f"{where}: more than {MAX_EVENT_CHARS >> 20} MiB of text without its end tag; "
@@ -432,12 +436,21 @@ def _leaves(element: Any, fields: dict[str, str]) -> None:
 
 
 def _release(element: Any) -> None:
-    """Free a converted element and the siblings before it (memory stays flat)."""
+    """Free a converted element (memory stays flat).
+
+    A top-level event goes with the siblings before it (events already converted); an event
+    inside another is taken out of it, and nothing else, so that the other event's own
+    elements stay for its conversion and it does not hold this one as data.
+    """
     element.clear(keep_tail=False)
     parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
+    if parent is None:
+        return
+    if next(element.iterancestors("{*}Event"), None) is not None:
+        parent.remove(element)
+        return
+    while element.getprevious() is not None:
+        del parent[0]
 
 
 def _text_chunks(stream: BinaryIO, encoding: str) -> Iterator[str]:
