@@ -17,6 +17,7 @@ from npsdiag.evidence import MEMORY, EvidenceStore
 from npsdiag.extract import extract, is_relevant
 from npsdiag.model import Analysis, Finding, SourceKind, SourceStats
 from npsdiag.sources import Discovery, Source, discover, read_events
+from npsdiag.sources.discover import why_nothing
 
 if TYPE_CHECKING:
     from npsdiag.sources.regquery import RegistryDump
@@ -351,10 +352,4 @@ def _servers(discovery: Discovery, findings: Sequence[Finding]) -> list[str]:
 def _nothing_message(inputs: Sequence[str], accounts: Sequence[SourceStats]) -> str:
     if not accounts:
         return f"nothing to analyse in {', '.join(inputs) or '(no input)'}"
-    first = accounts[0]
-    # Source messages already name their file; add the name only when they do not.
-    reason = first.messages[0] if first.messages else f"{first.name}: {first.status}"
-    if first.name not in reason:
-        reason = f"{first.name}: {reason}"
-    more = f" (and {len(accounts) - 1} more inputs)" if len(accounts) > 1 else ""
-    return f"no input could be analysed: {reason}{more}"
+    return f"no input could be analysed: {why_nothing(accounts)}"

@@ -27,16 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npsdiag import __version__
-from npsdiag.batch import (
-    REPORT_FILES,
-    SEVERITY_RANK,
-    BatchResult,
-    CaseSummary,
-    write_text_atomic,
-)
+from npsdiag.batch_case import SEVERITY_RANK, CaseSummary
+from npsdiag.batch_output import REPORT_FILES, write_text_atomic
 
 if TYPE_CHECKING:
     import jinja2
+
+    from npsdiag.batch import BatchResult
 
 __all__ = [
     "CASE_COLUMNS",

@@ -7,12 +7,15 @@ that ``npsdiag --help`` stays fast.
 
 from __future__ import annotations
 
+import io
 import sys
 from enum import IntEnum
 
 import typer
 
 from npsdiag import __version__
+from npsdiag._signals import Terminated, stopping_on_signals
+from npsdiag._visible import visible, visible_lines
 from npsdiag.errors import NpsdiagError
 
 
@@ -25,7 +28,7 @@ class ExitStatus(IntEnum):
     # Cannot tell: the inputs hold no sign-in attempt (analyze), or the bundle could not be
     # collected whole and its analysis found nothing wrong (collect): collect again.
     NO_EVIDENCE = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl+C; SIGTERM gives 143 and SIGHUP 129 (128 + the signal)
 
 
 app = typer.Typer(
@@ -68,30 +71,48 @@ def _register_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script; turns NpsdiagError into one line and an exit code."""
+    """Entry point of the console script; turns NpsdiagError into one line and an exit code.
+
+    SIGTERM and SIGHUP stop a run the way Ctrl+C does (``npsdiag._signals``): temporary
+    files go, batch workers stop, and the exit code is 128 + the signal's number. Everything
+    written to standard error passes :func:`npsdiag._visible.visible`: file names and event
+    text may hold escape sequences.
+    """
     _register_commands()
     args = argv if argv is not None else sys.argv[1:]
     try:
-        # standalone_mode=False so that our errors reach the handler below; click then
-        # returns the exit code of typer.Exit instead of calling sys.exit itself.
-        result = app(args=args, prog_name="npsdiag", standalone_mode=False)
+        with stopping_on_signals():
+            # standalone_mode=False so that our errors reach the handlers below; click then
+            # returns the exit code of typer.Exit instead of calling sys.exit itself.
+            result = app(args=args, prog_name="npsdiag", standalone_mode=False)
     except NpsdiagError as error:
         if "--debug" in args:
             raise
-        typer.echo(f"npsdiag: error: {error}", err=True)
+        _error(f"npsdiag: error: {error}")
         sys.exit(error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        typer.echo("npsdiag: interrupted", err=True)
+        _error("npsdiag: interrupted")
         sys.exit(ExitStatus.INTERRUPTED)
+    except Terminated as stop:
+        _error(f"npsdiag: {stop}")
+        sys.exit(stop.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except Exception as usage:
         # Usage errors come from the click bundled with typer; they know how to show
-        # themselves and carry exit code 2.
+        # themselves (usage line, message) and carry exit code 2. What they quote was typed
+        # by the user, or is a file name: shown with the same care.
         show = getattr(usage, "show", None)
         code = getattr(usage, "exit_code", None)
         if callable(show) and isinstance(code, int):
-            show()
+            shown = io.StringIO()
+            show(file=shown)
+            typer.echo(visible_lines(shown.getvalue().rstrip("\n")), err=True)
             sys.exit(code)
         raise
     sys.exit(result if isinstance(result, int) else ExitStatus.OK)
+
+
+def _error(text: str) -> None:
+    """One line on standard error, every character in it made visible (a line end too)."""
+    typer.echo(visible(text), err=True)

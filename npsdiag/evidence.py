@@ -21,6 +21,7 @@ run leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import struct
 import tempfile
@@ -39,6 +40,8 @@ MEMORY = "memory"
 #: plain dict keeps events picklable).
 _NO_FIELDS: Mapping[str, str] = {}
 _LENGTH = struct.Struct("<I")
+#: Payloads are written in batches of about this many bytes.
+_BATCH = 1 << 20
 
 
 class EvidenceStore:
@@ -53,8 +56,12 @@ class EvidenceStore:
             raise ValueError(f"unknown evidence mode {mode!r}")
         self.mode = mode
         self._file: IO[bytes] | None = None
+        #: Where the next payload goes in the file, pending ones included.
         self._end = 0
-        self._reading = False
+        #: Payloads not written yet, with their events: written a megabyte at a time, and
+        #: given back to their events if writing fails (a full temporary folder).
+        self._pending: list[tuple[Event, bytes]] = []
+        self._pending_bytes = 0
 
     @property
     def restorable(self) -> bool:
@@ -67,33 +74,50 @@ class EvidenceStore:
             return
         if self.mode == SPILL:
             blob = marshal.dumps((dict(event.fields), event.data, event.message))
-            handle = self._handle()
-            if self._reading:
-                handle.seek(0, 2)
-                self._reading = False
-            handle.write(_LENGTH.pack(len(blob)))
-            handle.write(blob)
+            record = _LENGTH.pack(len(blob)) + blob
+            self._pending.append((event, record))
+            self._pending_bytes += len(record)
             event.ref = self._end
-            self._end += _LENGTH.size + len(blob)
+            self._end += len(record)
         else:
             event.ref = -1
         event.fields = _NO_FIELDS
         event.data = ()
         event.message = None
         event._text = None
+        if self._pending_bytes >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the pending payloads; if the disk refuses, give them back to their events."""
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        start = pending[0][0].ref or 0
+        try:
+            handle = self._handle()
+            handle.seek(start)
+            handle.write(b"".join(record for _event, record in pending))
+            handle.flush()
+        except OSError:
+            # The temporary folder is full or gone: keep these and later payloads in memory
+            # rather than lose evidence a report will show (correct, only bigger).
+            for event, record in pending:
+                event.fields, event.data, event.message = marshal.loads(record[_LENGTH.size :])
+                event.ref = None
+            self.mode = MEMORY
 
     def full(self, event: Event) -> Event:
         """``event`` with its payload: itself when it still has it, else a restored copy.
 
         A dropped payload cannot be restored: the event comes back as it is.
         """
+        if self._pending:
+            self._flush()
         ref = event.ref
         if ref is None or ref < 0 or self._file is None:
             return event
         handle = self._file
-        if not self._reading:
-            handle.flush()
-            self._reading = True
         handle.seek(ref)
         (length,) = _LENGTH.unpack(handle.read(_LENGTH.size))
         fields, data, message = marshal.loads(handle.read(length))
@@ -121,10 +145,12 @@ class EvidenceStore:
 
     def close(self) -> None:
         """Delete the temporary file (events can no longer be restored)."""
+        self._pending, self._pending_bytes = [], 0
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # its content is thrown away anyway
+                self._file.close()
             self._file = None
-            self.mode = DROP
+        self.mode = DROP
 
     def __enter__(self) -> EvidenceStore:
         return self

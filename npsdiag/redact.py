@@ -22,34 +22,79 @@ unknown codes, command line).
    collected anywhere (so ``fgrant`` is replaced inside an incident key or a file name too).
 
 Every pattern is bounded and anchored the way :mod:`npsdiag._patterns` is, so hostile text
-costs a few linear passes.
+costs a few linear passes, and collected values are searched by shape
+(:mod:`npsdiag._redact_index`), so their number does not multiply the time either.
+
+Modules: the rules (what is kept, roles, field names) are :mod:`npsdiag._redact_rules`, the
+detectors that find values by their shape :mod:`npsdiag._redact_detect`; this module numbers
+and rewrites.
 """
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
-import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from npsdiag import _patterns as pat
+from npsdiag._redact_detect import (
+    BARE_MAC_RE,
+    MAC_RE,
+    UNC_RE,
+    Detection,
+    after_domain,
+    choose,
+    detect,
+    pattern_spans,
+    with_surnames,
+)
+from npsdiag._redact_index import WORD, LiteralIndex
+from npsdiag._redact_rules import (
+    CLIENT,
+    CONFIG,
+    DNS,
+    DOMAIN,
+    EMPTY,
+    GUID,
+    HOST,
+    IP,
+    KEPT_FIELDS,
+    KEPT_GUIDS,
+    KEPT_HOST_SUFFIXES,
+    KEPT_PRINCIPAL_DOMAINS,
+    KEPT_PRINCIPALS,
+    KEPT_SHARES,
+    LITERAL_MAX,
+    MAC,
+    NAME,
+    NETBIOS,
+    OBJECT,
+    PATH,
+    PHONE,
+    PROSE,
+    PROTECTED_WORDS,
+    QUOTES,
+    SHARE,
+    SID,
+    STATION,
+    TENANT,
+    TEXT,
+    THUMBPRINT,
+    UNC,
+    USER,
+    USER_KEY,
+    cloud_domain,
+    dns_split,
+    is_tld,
+    kept_host,
+    kept_ip,
+    letters,
+    parse_ip,
+)
+from npsdiag._redact_walk import AnalysisWalk
 from npsdiag.evidence import MEMORY, EvidenceStore
 from npsdiag.extract import user_key
-from npsdiag.model import (
-    Analysis,
-    Coverage,
-    Diagnosis,
-    Event,
-    Finding,
-    Incident,
-    Problem,
-    SourceStats,
-)
-from npsdiag.report._view import sorted_incidents
+from npsdiag.model import Analysis
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -63,351 +108,8 @@ __all__ = [
     "redact_analysis",
 ]
 
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# ---------------------------------------------------------------------------------------------
-# What is kept
-# ---------------------------------------------------------------------------------------------
-
-#: Hosts (and their subdomains) of Microsoft and public infrastructure: named in messages and
-#: registry values as endpoints, needed to diagnose connectivity, and not the customer's.
-KEPT_HOST_SUFFIXES = (
-    "microsoft.com",
-    "microsoft.us",
-    "microsoft.cn",
-    "microsoftonline.com",
-    "microsoftonline.us",
-    "microsoftonline.de",
-    "microsoftonline-p.com",
-    "windowsazure.com",
-    "windowsazure.us",
-    "windowsazure.cn",
-    "windows.net",
-    "azure.com",
-    "azure.us",
-    "azure.cn",
-    "azure.net",
-    "chinacloudapi.cn",
-    "microsoftazuread-sso.com",
-    "msauth.net",
-    "msftauth.net",
-    "msocsp.com",
-    "live.com",
-    "office.com",
-    "office365.com",
-    "aka.ms",
-    "digicert.com",
-    # Reserved for documentation (RFC 2606): never a real customer.
-    "example.com",
-    "example.net",
-    "example.org",
-    "example",
-    "invalid",
-    "test",
-    "localhost",
-)
-
-#: Microsoft domains under which the customer names its own hosts: those labels are replaced.
-_CUSTOMER_SUFFIXES = (
-    "cloudapp.azure.com",
-    "cloudapp.net",
-    "azurewebsites.net",
-    "core.windows.net",
-    "trafficmanager.net",
-    "cloudapp.usgovcloudapi.net",
-    "chinacloudapp.cn",
-)
-_KEPT_SUFFIX_SET = frozenset(KEPT_HOST_SUFFIXES)
-_KEPT_SUFFIX_LABELS = max(suffix.count(".") + 1 for suffix in KEPT_HOST_SUFFIXES)
-
-#: Well-known GUIDs that are never a tenant: the extension's application id ("Azure
-#: Multi-Factor Auth Client"), Microsoft Graph and Azure AD Graph, the nil GUID, and the
-#: provider GUIDs of the extension's traces and of Security auditing.
-KEPT_GUIDS = frozenset(
-    {
-        "981f26a1-7f43-403b-a875-f8b09b8cd720",
-        "00000003-0000-0000-c000-000000000000",
-        "00000002-0000-0000-c000-000000000000",
-        "00000000-0000-0000-0000-000000000000",
-        "7237ed00-e119-430b-ab0f-c63360c8ee81",
-        "ec2e6d3a-c958-4c76-8ea4-0262520886ff",
-        "54849625-5478-4994-a5ba-3e3b0328c30d",
-    }
-)
-
-#: Dotted names in .NET exception texts that would otherwise read as DNS names.
-_KEPT_DOTTED = frozenset({"system.net", "system.io", "msal.net", "adal.net", "asp.net", "ado.net"})
-
-#: Principals Windows prints in user positions that name nobody.
-_KEPT_PRINCIPALS = frozenset(
-    {
-        "system",
-        "network service",
-        "local service",
-        "anonymous logon",
-        "n/a",
-        "null sid",
-        "nobody",
-        "everyone",
-    }
-)
-_KEPT_PRINCIPAL_DOMAINS = frozenset({"nt authority", "builtin", "nt service", "iis apppool"})
-
-#: Folders under ``Users`` / ``home`` that are nobody's.
-_KEPT_PROFILE_FOLDERS = frozenset({"public", "default", "default user", "all users", "shared"})
-
-#: Words of the product's messages (and of the pseudonyms themselves). A user, domain, host or
-#: client whose *whole* name is one of them is still replaced where it is named (a user field,
-#: ``for User X``, ``Account Name:``) but not searched for in free text, where replacing every
-#: "administrator" or "NPS" would garble the messages while hiding nobody.
-_PROTECTED_WORDS = _words(
-    """
-    a an and the for of in on to is at by or with not no yes none null true false unknown nps
-    ias extension azure mfa entra microsoft windows radius vpn wifi wlan eap pap user users
-    username account name domain domains client clients server servers service host hosts
-    computer machine device network policy security system local default public admin
-    administrator administrators guest test access accepted rejected challenge success error
-    errors exception request response state message msg code errorcode cid reason event log
-    data auth authn authz authentication authorization tenant example ip ip6 mac sid
-    thumbprint station guid
-    """
-)
-
-#: Last labels accepted as a top-level domain for a DNS name found in free text. All
-#: two-letter country codes count except the few that are common file extensions.
-_GENERIC_TLDS = _words(
-    """
-    com net org edu gov mil int info biz name pro io ai app dev cloud online site tech xyz top
-    shop blog global eu asia
-    """
-)
-_NON_ROUTABLE_TLDS = frozenset(
-    {"local", "lan", "internal", "corp", "home", "localdomain", "intranet", "private"}
-)
-_NOT_COUNTRY_TLDS = frozenset({"md", "py", "cs", "js", "ps", "sh", "db", "gz", "xz", "rb", "so"})
-#: File extensions a name may carry after a host name (``nps01.contoso.com.evtx``).
-_FILE_EXTENSIONS = frozenset(
-    {"evtx", "evt", "xml", "txt", "log", "zip", "etl", "cab", "json", "csv", "html", "md"}
-)
-
-# ---------------------------------------------------------------------------------------------
-# Detectors (bounded, anchored at the start of a run)
-# ---------------------------------------------------------------------------------------------
-
-_GUID_RE = re.compile(rf"(?<![0-9A-Za-z-])\{{?({pat.GUID})\}}?(?![0-9A-Za-z])")
-_TENANT_CONTEXT_RE = re.compile(
-    r"(?:\b(?:tenant|directory)(?:[ _-]{0,2}id)?\b['\"]?\s{0,8}"
-    r"(?:[:=]|REG_[A-Z_]{1,20})?\s{0,8}['\"\[{(]?\s{0,4}"
-    r"|\bCN\s{0,4}=\s{0,4}\{?"
-    r"|(?:login\.microsoftonline\.(?:com|us|de)|login\.chinacloudapi\.cn|login\.windows\.net"
-    r"|sts\.windows\.net|login\.partner\.microsoftonline\.cn)/\{?)"
-    rf"({pat.GUID})(?![0-9A-Za-z])",
-    re.IGNORECASE,
-)
-_SID_RE = re.compile(
-    r"(?<![0-9A-Za-z-])S-1-(?:5-21|12-1)(?:-\d{1,10}){3,5}(?![0-9A-Za-z]|-\d)", re.I
-)
-_THUMBPRINT_RE = re.compile(
-    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{40}|(?:[0-9A-Fa-f]{2}[ :]){19}[0-9A-Fa-f]{2})(?![0-9A-Za-z])"
-)
-_MAC_RE = re.compile(
-    r"(?<![0-9A-Za-z:.-])(?:[0-9A-Fa-f]{2}([-:])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
-    r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})"
-    r"(?![0-9A-Za-z]|[-:.][0-9A-Fa-f])"
-)
-_BARE_MAC_RE = re.compile(r"[0-9A-Fa-f]{12}")
-_LOCAL_CHARS = r"A-Za-z0-9._%+*!#$&=?^{|}~-"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL_RE = re.compile(
-    rf"(?<![{_LOCAL_CHARS}])([{_LOCAL_CHARS}]{{1,256}})@({_LABEL}(?:\.{_LABEL}){{0,16}})"
-)
-_IPV4_RE = re.compile(r"(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9]|\.\d)")
-#: A run that may hold an IPv6 address: not inside a word ("intialized::" is not one), but
-#: possibly right after a label's colon ("address:2001:db8::1").
-_IPV6_RUN_RE = re.compile(r"(?:(?<![0-9A-Za-z_:.])|(?<=[A-Za-z]:))[0-9A-Fa-f:.]{2,64}")
-_DNS_RE = re.compile(
-    rf"(?<![A-Za-z0-9.@-])((?:{_LABEL}\.){{1,126}}[A-Za-z]{{2,63}})(?![A-Za-z0-9-]|\.[A-Za-z0-9])"
-)
-_DC_PHRASE_RE = re.compile(
-    r"\bdomain\s{1,4}controller\s{1,4}(?!(?:available|for|is|was|in)\b)([^\s,;:'\"()]{1,255})",
-    re.IGNORECASE,
-)
-#: Words one of which every match of _TENANT_CONTEXT_RE holds (lower case).
-_TENANT_CONTEXT_WORDS = ("tenant", "directory", "cn", "login.", "sts.")
-_DOMAIN_PHRASE_RE = re.compile(r"\bfor\s{1,4}domain\s{1,4}([^\s,;:'\"()]{1,255})", re.IGNORECASE)
-_RESOURCE_RE = re.compile(r"\bResource\s{1,4}'([^'\r\n]{1,256})'\s{1,4}does\s{1,4}not", re.I)
-_PROFILE_RE = re.compile(r"[\\/](?:users|home)[\\/]([^\\/\s:*?\"<>|]{1,64})", re.IGNORECASE)
-#: The account part after a known ``DOMAIN\``.
-_ACCOUNT_AFTER_DOMAIN_RE = re.compile(r"[^\s\\/:*?\"<>|,;'`()\[\]{}=]{1,104}")
-_WORD_RE = re.compile(r"[^\W_]+")
-_SPLIT_LIST_RE = re.compile(r"([;,\s]+)")
-_FOREST_RE = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.){1,16}[A-Za-z][A-Za-z0-9-]{0,62}")
-
-#: Longest value searched for in free text: names are far shorter, and a hostile value as
-#: long as the text would make the search quadratic.
-_LITERAL_MAX = 256
-#: Anchors tried per string; real messages have one, hostile text could have thousands.
-_ANCHOR_LIMIT = 64
-_QUOTES = "'\"`"
-#: Values NPS writes for "nothing".
-_EMPTY = frozenset({"", "-", "n/a", "null sid"})
-
-# Roles: how a value found in a position or by a detector is rewritten.
-_TEXT = "text"
-_USER = "user"
-_USER_KEY = "user-key"
-_DOMAIN = "domain"
-_NETBIOS = "netbios"
-_HOST = "host"
-_CLIENT = "client"
-_IP = "ip"
-_STATION = "station"
-_TENANT = "tenant"
-_GUID = "guid"
-_SID = "sid"
-_THUMBPRINT = "thumbprint"
-_MAC = "mac"
-_DNS = "dns"
-_CONFIG = "config"
-_PROSE = "prose"
-
-# Tie-break between detectors that claim the same span (lower wins).
-_PRIORITY = {
-    _TENANT: 0,
-    _USER: 1,
-    _DOMAIN: 2,
-    _HOST: 2,
-    _CLIENT: 2,
-    _STATION: 2,
-    _SID: 3,
-    _THUMBPRINT: 4,
-    _MAC: 5,
-    _IP: 6,
-    _GUID: 7,
-    _DNS: 8,
-    _NETBIOS: 9,
-    _USER_KEY: 9,
-}
-
-# Field names (EventData names, DTS accounting names) by role; compared lower-cased on the
-# leaf of the name.
-_USER_FIELDS = _words(
-    """
-    subjectusername fullyqualifiedsubjectusername targetusername username user-name
-    sam-account-name fully-qualifed-user-name fully-qualified-user-name
-    """
-)
-_DOMAIN_FIELDS = _words("subjectdomainname targetdomainname")
-_HOST_FIELDS = _words(
-    """
-    subjectmachinename fullyqualifiedsubjectmachinename nasidentifier nas-identifier
-    authenticationserver computer-name computername workstationname
-    """
-)
-_CLIENT_FIELDS = _words("clientname client-friendly-name")
-_IP_FIELDS = _words(
-    """
-    nasipv4address nasipv6address clientipaddress client-ip-address nas-ip-address
-    framed-ip-address
-    """
-)
-_STATION_FIELDS = _words("calledstationid callingstationid called-station-id calling-station-id")
-
-#: Fields of the model kept as they are: codes, ids, channel and provider names, times and
-#: counts. Every other string field is redacted (one without a rule of its own as free text).
-KEPT_FIELDS: Mapping[str, frozenset[str]] = {
-    "Analysis": _words("version"),
-    "Problem": _words("entry_id category severity confidence scope start end missing"),
-    "Incident": _words("start end outcome cid codes"),
-    "Diagnosis": _words("entry_id category severity confidence key_evidence"),
-    "Finding": _words(
-        "kind codes cid state aadsts trace_id correlation_id response_state reason_code"
-    ),
-    "Event": _words("time channel provider event_id level record_id qualifiers keywords"),
-    "SourceStats": _words(
-        "kind size records_read records_relevant records_failed first_time last_time status "
-        "channels zoneless_times"
-    ),
-    "LogCoverage": _words("role label records events status"),
-    "ClockNote": _words("records method offsets"),
-}
-
-#: NPS System events whose unnamed data are (domain controller, domain) or (domain,).
-_DC_EVENT_IDS = frozenset({4400, 4401, 4402})
-
-# Labels of a rendered 6272-6280 (or a wevtutil text header) and the role of their value;
-# "Account Name" names the user only in the "User:" section.
-_LABEL_ROLES = {
-    "Account Domain": _DOMAIN,
-    "Client Friendly Name": _CLIENT,
-    "Client IP Address": _IP,
-    "NAS IPv4 Address": _IP,
-    "NAS IPv6 Address": _IP,
-    "NAS Identifier": _HOST,
-    "Called Station Identifier": _STATION,
-    "Calling Station Identifier": _STATION,
-    "Authentication Server": _HOST,
-    "Computer": _HOST,
-    "User": _USER,
-}
-_SECTION_LABELS = {"Account Name", "Fully Qualified Account Name"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Public detection (used by the tests and available to callers that check their own text)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One sensitive value found by the pattern detectors.
-
-    Attributes:
-        kind: ``email``, ``ipv4``, ``ipv6``, ``mac``, ``sid``, ``thumbprint``, ``tenant`` or
-            ``dns``.
-        value: the text as found.
-        start: offset of the first character.
-        end: offset after the last character.
-    """
-
-    kind: str
-    value: str
-    start: int
-    end: int
-
-
-def detect(text: str) -> list[Detection]:
-    """Find the sensitive values the pattern detectors recognise in ``text``, in text order.
-
-    Only patterns are used (no knowledge of the analysis): e-mail addresses, IPv4 and IPv6
-    addresses other than loopback and unspecified ones, MAC addresses, account SIDs,
-    certificate thumbprints, GUIDs in tenant positions and DNS names outside Microsoft's
-    domains. Overlapping finds are all listed.
-    """
-    found: list[Detection] = []
-    for match in _EMAIL_RE.finditer(text):
-        if not _kept_email(match.group(2)):
-            found.append(Detection("email", match.group(0), match.start(), match.end()))
-    for start, end, value in _ipv4_spans(text):
-        found.append(Detection("ipv4", value, start, end))
-    for start, end, value in _ipv6_spans(text):
-        found.append(Detection("ipv6", value, start, end))
-    for match in _MAC_RE.finditer(text):
-        found.append(Detection("mac", match.group(0), match.start(), match.end()))
-    for match in _SID_RE.finditer(text):
-        found.append(Detection("sid", match.group(0), match.start(), match.end()))
-    for match in _THUMBPRINT_RE.finditer(text):
-        found.append(Detection("thumbprint", match.group(0), match.start(), match.end()))
-    for match in _TENANT_CONTEXT_RE.finditer(text):
-        if match.group(1).lower() not in KEPT_GUIDS:
-            found.append(Detection("tenant", match.group(1), match.start(1), match.end(1)))
-    for start, end, value in _dns_spans(text):
-        found.append(Detection("dns", value, start, end))
-    found.sort(key=lambda item: (item.start, item.end, item.kind))
-    return found
+#: Dots and digits right after a replaced value (see ``_Redactor._rewrite_spans``).
+_DOTTED_TAIL = re.compile(r"(?:\.\d+)+")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,165 +137,22 @@ def redact_analysis(analysis: Analysis) -> Analysis:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pattern helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _ipv4_spans(text: str) -> Iterable[tuple[int, int, str]]:
-    for match in _IPV4_RE.finditer(text):
-        octets = [int(part) for part in match.group(0).split(".")]
-        if all(octet <= 255 for octet in octets) and not _kept_ipv4(octets):
-            yield match.start(), match.end(), match.group(0)
-
-
-def _kept_ipv4(octets: Sequence[int]) -> bool:
-    return octets[0] == 127 or all(o == 0 for o in octets) or all(o == 255 for o in octets)
-
-
-def _ipv6_spans(text: str) -> Iterable[tuple[int, int, str]]:
-    for match in _IPV6_RUN_RE.finditer(text):
-        run = match.group(0)
-        if run.count(":") < 2:
-            continue
-        found = _ipv6_in_run(run)
-        if found is None:
-            continue
-        offset, value = found
-        address = _parse_ip(value)
-        if address is not None and not _kept_ip(address):
-            start = match.start() + offset
-            yield start, start + len(value), value
-
-
-def _ipv6_in_run(run: str) -> tuple[int, str] | None:
-    """The IPv6 address in a run of hex, colons and dots, trimming what surrounds it."""
-    candidates = [(0, run)]
-    stripped = run.strip(":.")
-    candidates.append((run.find(stripped), stripped))
-    first_colon = run.find(":")
-    if 0 < first_colon < len(run) - 1:
-        rest = run[first_colon + 1 :].rstrip(":.")
-        candidates.append((first_colon + 1, rest))
-    for offset, candidate in candidates:
-        if candidate.count(":") >= 2 and isinstance(_parse_ip(candidate), ipaddress.IPv6Address):
-            return offset, candidate
-    return None
-
-
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    candidate = value.strip().strip("[]")
-    if not candidate or len(candidate) > 64:
-        return None
-    if _IPV4_RE.fullmatch(candidate):
-        octets = [int(part) for part in candidate.split(".")]
-        if all(octet <= 255 for octet in octets):
-            return ipaddress.IPv4Address(".".join(str(octet) for octet in octets))
-        return None
-    if ":" not in candidate:
-        return None
-    try:
-        return ipaddress.IPv6Address(candidate.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-def _kept_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv4Address):
-        return _kept_ipv4([int(part) for part in str(address).split(".")])
-    return address.is_loopback or address.is_unspecified
-
-
-def _dns_spans(text: str) -> Iterable[tuple[int, int, str]]:
-    for match in _DNS_RE.finditer(text):
-        name = match.group(1)
-        labels = name.split(".")
-        while len(labels) > 2 and labels[-1].lower() in _FILE_EXTENSIONS:
-            labels.pop()
-        if not _is_tld(labels[-1]):
-            continue
-        name = ".".join(labels)
-        if _kept_host(name.lower()):
-            continue
-        yield match.start(1), match.start(1) + len(name), name
-
-
-def _is_tld(label: str) -> bool:
-    lower = label.lower()
-    if lower in _GENERIC_TLDS or lower in _NON_ROUTABLE_TLDS:
-        return True
-    return (
-        len(lower) == 2 and lower.isascii() and lower.isalpha() and lower not in _NOT_COUNTRY_TLDS
-    )
-
-
-def _kept_host(name: str) -> bool:
-    """Whether a lower-cased DNS name is Microsoft's, reserved, or not a name at all."""
-    return len(name) <= 255 and _kept_host_name(name)
-
-
-@functools.lru_cache(maxsize=4096)
-def _kept_host_name(name: str) -> bool:
-    name = name.rstrip(".")
-    if name in _KEPT_DOTTED:
-        return True
-    if _cloud_domain(name):
-        return False
-    labels = name.rsplit(".", _KEPT_SUFFIX_LABELS)
-    return any(".".join(labels[-count:]) in _KEPT_SUFFIX_SET for count in range(1, len(labels) + 1))
-
-
-def _cloud_domain(name: str) -> bool:
-    """Whether a lower-cased name is a Microsoft cloud domain that holds customer hosts."""
-    name = name.rstrip(".")
-    return any(name == suffix or name.endswith("." + suffix) for suffix in _CUSTOMER_SUFFIXES)
-
-
-def _kept_email(domain: str) -> bool:
-    """Addresses at reserved documentation domains (and at the pseudonyms' own)."""
-    return _kept_host(domain.lower()) or domain.lower() == "domain"
-
-
-def _guard_text(text: str) -> str:
-    """``text`` lower-cased for literal guards of case-insensitive patterns.
-
-    Python's case-insensitive matching also takes ``İ ı ſ K`` for ``i i s k``; mapping them
-    the same way keeps a guard from skipping text its pattern would match.
-    """
-    lower = text.lower()
-    if lower.isascii():
-        return lower
-    return lower.replace("\u0307", "").replace("\u0131", "i").replace("\u017f", "s")
-
-
-def _is_alnum(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and text[index].isalnum()
-
-
-# ---------------------------------------------------------------------------------------------
 # The redactor
 # ---------------------------------------------------------------------------------------------
 
 _Position = tuple[int, int]
+
 _D = TypeVar("_D", bound="DataclassInstance")
+
 _Span = tuple[int, int, str, str]  # start, end, role, value
 
 
-@dataclass(slots=True)
-class _Literal:
-    """A collected value searched for in free text, and how to rewrite it."""
-
-    text: str  # lower-cased
-    role: str
-    offset: int  # where its first word starts inside it
-
-
-class _Redactor:
+class _Redactor(AnalysisWalk):
     """Collects values, numbers them, then rewrites the analysis (one instance per run)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._frozen = False
-        self._string_index = 0
-        self._offset = 0
         # (namespace, key) -> first position; frozen into numbers.
         self._first: dict[tuple[str, str], _Position] = {}
         self._numbers: dict[tuple[str, str], int] = {}
@@ -608,11 +167,10 @@ class _Redactor:
         self._domain_sweep = False
         self._dns_domains: set[str] = set()
         self._tenants: set[str] = set()
+        self._objects: set[str] = set()
         self._literals: dict[str, tuple[str, _Position]] = {}
-        self._index: dict[str, list[_Literal]] = {}
+        self._index = LiteralIndex.build({})
         self._cache: dict[tuple[str, str], str] = {}
-        self._events: dict[int, Event] = {}
-        self._findings: dict[int, Finding] = {}
         self._by_role = self._handlers()
         self._pattern_spans: dict[tuple[str, bool, bool], tuple[_Span, ...]] = {}
 
@@ -624,7 +182,7 @@ class _Redactor:
         # A second, light sweep looks for ``DOMAIN\\name`` with every domain the first one
         # collected, so a name is found in free text even where only a message named DOMAIN.
         self._build_index()
-        if any(role == _NETBIOS for role, _position in self._literals.values()):
+        if any(role == NETBIOS for role, _position in self._literals.values()):
             self._domain_sweep = True
             self._rebuild(analysis)
             self._domain_sweep = False
@@ -644,6 +202,10 @@ class _Redactor:
         redacted.evidence = store
         return redacted
 
+    def _start_pass(self) -> None:
+        if not self._frozen:
+            self._cache = {}
+
     def _freeze(self) -> None:
         self._resolving_dns = True
         for name, position in sorted(self._pending_dns.items(), key=lambda item: item[1]):
@@ -659,7 +221,7 @@ class _Redactor:
         )
         for number, keys in enumerate(people, start=1):
             for index, key in enumerate(keys):
-                self._user_labels[key] = f"{number}{_letters(index)}"
+                self._user_labels[key] = f"{number}{letters(index)}"
         self._next_number["user"] = len(people)
         by_namespace: dict[str, list[tuple[_Position, str]]] = {}
         for (namespace, key), position in self._first.items():
@@ -730,9 +292,9 @@ class _Redactor:
         if self._frozen:
             return
         lower = text.strip().lower()
-        if not 2 <= len(lower) <= _LITERAL_MAX or lower in _PROTECTED_WORDS:
+        if not 2 <= len(lower) <= LITERAL_MAX or lower in PROTECTED_WORDS:
             return
-        if not _WORD_RE.search(lower):
+        if not WORD.search(lower):
             return
         if lower.isdigit() and len(lower) < 6:
             return  # a short number would match counts and event ids in every sentence
@@ -742,15 +304,9 @@ class _Redactor:
             self._literals[lower] = (role, position)
 
     def _build_index(self) -> None:
-        index: dict[str, list[_Literal]] = {}
-        for text, (role, _position) in self._literals.items():
-            word = _WORD_RE.search(text)
-            if word is None:
-                continue
-            index.setdefault(word.group(0), []).append(_Literal(text, role, word.start()))
-        for candidates in index.values():
-            candidates.sort(key=lambda literal: (-len(literal.text), literal.text))
-        self._index = index
+        self._index = LiteralIndex.build(
+            {text: role for text, (role, _position) in self._literals.items()}
+        )
 
     # -- roles ------------------------------------------------------------------------------
 
@@ -766,23 +322,29 @@ class _Redactor:
 
     def _handlers(self) -> dict[str, Callable[[str], str]]:
         return {
-            _TEXT: self._text,
-            _CONFIG: self._config_text,
-            _PROSE: self._prose,
-            _USER: self._user,
-            _USER_KEY: self._user_key,
-            _DOMAIN: self._domain,
-            _NETBIOS: self._netbios,
-            _HOST: self._host,
-            _CLIENT: self._client,
-            _IP: self._ip,
-            _STATION: self._station,
-            _TENANT: self._tenant,
-            _GUID: self._guid,
-            _SID: lambda v: f"sid-{self._number('sid', v.upper())}",
-            _THUMBPRINT: self._thumbprint,
-            _MAC: self._mac,
-            _DNS: self._dns,
+            TEXT: self._text,
+            CONFIG: self._config_text,
+            PROSE: self._prose,
+            USER: self._user,
+            USER_KEY: self._user_key,
+            DOMAIN: self._domain,
+            NETBIOS: self._netbios,
+            HOST: self._host,
+            CLIENT: self._client,
+            IP: self._ip,
+            STATION: self._station,
+            TENANT: self._tenant,
+            GUID: self._guid,
+            SID: lambda v: f"sid-{self._number('sid', v.upper())}",
+            THUMBPRINT: self._thumbprint,
+            MAC: self._mac,
+            DNS: self._dns,
+            PHONE: self._phone,
+            UNC: self._unc,
+            SHARE: self._share,
+            PATH: self._path,
+            NAME: self._name,
+            OBJECT: self._object,
         }
 
     def _apply_uncached(self, role: str, value: str) -> str:
@@ -790,12 +352,12 @@ class _Redactor:
         return value if handler is None else handler(value)
 
     def _user(self, value: str) -> str:
-        name = value.strip().strip(_QUOTES).strip()
+        name = value.strip().strip(QUOTES).strip()
         lower = name.lower()
-        if lower in _EMPTY or lower in _KEPT_PRINCIPALS:
+        if lower in EMPTY or lower in KEPT_PRINCIPALS:
             return value
         prefix, separator, rest = name.rpartition("\\")
-        if separator and prefix.lower() in _KEPT_PRINCIPAL_DOMAINS:
+        if separator and prefix.lower() in KEPT_PRINCIPAL_DOMAINS:
             return value
         key = user_key(name)
         local, at, suffix = rest.rpartition("@") if "@" in rest else (rest, "", "")
@@ -810,8 +372,8 @@ class _Redactor:
             # "-", "******" or a placeholder such as <USERNAME>: nobody is named, but the
             # text is still searched (without reading it as a user again).
             return self._rewrite_spans(value, config=False, whole_user=False)
-        self._literal(name, _USER)
-        self._literal(key, _USER)
+        self._literal(name, USER)
+        self._literal(key, USER)
         out = self._user_token(key)
         if at:
             out += "@" + self._domain_part(suffix, upn=True)
@@ -821,9 +383,9 @@ class _Redactor:
 
     def _user_key(self, value: str) -> str:
         key = value.strip().lower()
-        if key in _EMPTY or key in _KEPT_PRINCIPALS:
+        if key in EMPTY or key in KEPT_PRINCIPALS:
             return value
-        self._literal(key, _USER)
+        self._literal(key, USER)
         return self._user_token(key)
 
     def _domain(self, value: str) -> str:
@@ -836,35 +398,35 @@ class _Redactor:
         """
         name = value.strip().rstrip(".")
         lower = name.lower()
-        if not name or lower in _EMPTY:
+        if not name or lower in EMPTY:
             return value
         if "." not in name:
             return self._netbios(name) if not upn else self._netbios(name).lower()
-        if _kept_host(lower) or _parse_ip(name) is not None:
-            return value if _parse_ip(name) is None else self._ip(name)
-        body, suffix = _dns_split(lower)
+        if kept_host(lower) or parse_ip(name) is not None:
+            return value if parse_ip(name) is None else self._ip(name)
+        body, suffix = dns_split(lower)
         self._dns_domains.add(lower)
-        self._literal(lower, _DOMAIN)
+        self._literal(lower, DOMAIN)
         if "." not in body:
-            self._literal(body, _NETBIOS)
+            self._literal(body, NETBIOS)
         return f"domain-{self._number('domain', body)}{suffix}"
 
     def _netbios(self, value: str) -> str:
         name = value.strip()
         lower = name.lower()
-        if not name or lower in _EMPTY:
+        if not name or lower in EMPTY:
             return value
         if "." in name:
             return self._domain_part(name, upn=False)
-        self._literal(lower, _NETBIOS)
+        self._literal(lower, NETBIOS)
         return f"DOMAIN-{self._number('domain', lower)}"
 
     def _host(self, value: str) -> str:
         name = value.strip()
         lower = name.lower()
-        if not name or lower in _EMPTY or _kept_host(lower):
+        if not name or lower in EMPTY or kept_host(lower):
             return value
-        if _parse_ip(name) is not None:
+        if parse_ip(name) is not None:
             return self._ip(name)
         prefix, separator, rest = name.rpartition("\\")
         if separator:
@@ -872,10 +434,10 @@ class _Redactor:
         first, dot, domain = name.partition(".")
         if not dot:
             return self._host_label(name)
-        self._literal(lower, _HOST)
-        if _kept_host(domain.lower()) or _cloud_domain(domain.lower()):
+        self._literal(lower, HOST)
+        if kept_host(domain.lower()) or cloud_domain(domain.lower()):
             return f"{self._host_label(first)}.{domain}"  # a VM in a Microsoft cloud domain
-        if "." not in domain.rstrip(".") and _is_tld(domain.rstrip(".")):
+        if "." not in domain.rstrip(".") and is_tld(domain.rstrip(".")):
             return f"{self._host_label(first)}.{domain}"
         return f"{self._host_label(first)}.{self._domain_part(domain, upn=True)}"
 
@@ -884,52 +446,61 @@ class _Redactor:
         dollars = label[len(base) :]
         if not base:
             return label
-        self._literal(base, _HOST)
+        self._literal(base, HOST)
         return f"host-{self._number('host', base.lower())}{dollars}"
 
     def _client(self, value: str) -> str:
         name = value.strip()
         lower = name.lower()
-        if not name or lower in _EMPTY:
+        if not name or lower in EMPTY:
             return value
-        if _parse_ip(name) is not None:
+        if parse_ip(name) is not None:
             return self._ip(name)
         if ("host", lower) in self._first:
             return self._host(name)  # a RADIUS client named like a host keeps one pseudonym
-        self._literal(lower, _CLIENT)
+        self._literal(lower, CLIENT)
         return f"client-{self._number('client', lower)}"
 
     def _ip(self, value: str) -> str:
-        address = _parse_ip(value)
+        address = parse_ip(value)
         if address is None:
             return self._text(value)
-        if _kept_ip(address):
+        written = value.strip()
+        if "%" in written:
+            # A zone after an IPv6 address (fe80::1%12): the address and the zone each on
+            # their own, so that nothing written after the "%" is kept because of the address.
+            head, _, zone = written.partition("%")
+            return f"{self._ip(head)}%{self._text(zone)}"
+        bare = written.strip("[]")
+        cut = bare.rfind(":") + 1
+        if isinstance(address, ipaddress.IPv6Address) and parse_ip(bare[cut:]) is not None:
+            # An IPv4 address written inside an IPv6 one (::ffff:10.0.1.20, ::0.0.0.1): the
+            # dotted quad is what a reader sees, so it is what is kept or replaced.
+            return bare[:cut] + self._ip(bare[cut:])
+        if kept_ip(address):
             return value
-        self._literal(value.strip(), _IP)
+        self._literal(value.strip(), IP)
         if isinstance(address, ipaddress.IPv6Address):
-            mapped = address.ipv4_mapped
-            if mapped is not None:
-                return f"::ffff:{self._ip(str(mapped))}"
             return f"ip6-{self._number('ip6', address.compressed)}"
         return f"ip-{self._number('ip4', str(address))}"
 
     def _station(self, value: str) -> str:
         """Called/Calling-Station-Id: a MAC (maybe with ``:SSID``), an IP or a phone number."""
         name = value.strip()
-        if not name or name.lower() in _EMPTY:
+        if not name or name.lower() in EMPTY:
             return value
-        if _parse_ip(name) is not None:
+        if parse_ip(name) is not None:
             return self._ip(name)
-        mac = _MAC_RE.match(name)
+        mac = MAC_RE.match(name)
         if mac is not None:
             return self._mac(mac.group(0)) + self._text(name[mac.end() :])
-        if _BARE_MAC_RE.fullmatch(name):
+        if BARE_MAC_RE.fullmatch(name):
             return self._mac(name)
-        self._literal(name, _STATION)
+        self._literal(name, STATION)
         return f"station-{self._number('station', name.lower())}"
 
     def _mac(self, value: str) -> str:
-        self._literal(value, _MAC)
+        self._literal(value, MAC)
         digits = re.sub(r"[^0-9A-Fa-f]", "", value).upper()
         return f"mac-{self._number('mac', digits)}"
 
@@ -950,7 +521,55 @@ class _Redactor:
         # Correlation ids, states, trace ids: random per request, needed to quote to support.
         if guid in self._tenants:
             return self._tenant(value)
+        if guid in self._objects:
+            return self._object(value)
         return value
+
+    def _object(self, value: str) -> str:
+        """The id of a user, device or group in the directory (a Graph URL names them)."""
+        guid = value.strip().strip("{}").lower()
+        if guid in KEPT_GUIDS:
+            return value
+        if guid in self._tenants:
+            return self._tenant(value)
+        if not self._frozen:
+            self._objects.add(guid)
+        return f"object-{self._number('object', guid)}"
+
+    def _phone(self, value: str) -> str:
+        digits = "".join(char for char in value if char.isdigit())
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]  # +1 425 ... and 425 ... are the same North American number
+        self._literal(value, PHONE)
+        return f"phone-{self._number('phone', digits)}"
+
+    def _unc(self, value: str) -> str:
+        """``\\\\server\\share\\folders``: the server as a host, the share and the folders
+        after it (a home folder is named after its user) as pseudonyms of their own."""
+        match = UNC_RE.fullmatch(value)
+        if match is None:  # pragma: no cover - spans of this role are UNC_RE's matches
+            return self._path(value)
+        server, share, rest = match.groups()
+        out = f"\\\\{self._host(server)}\\{self._share(share)}"
+        folders = rest.strip("\\")
+        return out + f"\\{self._path(folders)}" if folders else out
+
+    def _share(self, share: str) -> str:
+        lower = share.lower()
+        if lower in KEPT_SHARES or (len(lower) == 2 and lower[0].isalpha() and lower[1] == "$"):
+            return share
+        self._literal(share, SHARE)
+        return f"share-{self._number('share', lower)}"
+
+    def _path(self, folders: str) -> str:
+        """The folders of a UNC path after its share, as one pseudonym."""
+        self._literal(folders, PATH)
+        return f"path-{self._number('path', folders.strip().lower())}"
+
+    def _name(self, value: str) -> str:
+        """A name in an X.500 name (``CN=First Last``, ``O=Contoso Ltd``)."""
+        self._literal(value, NAME)
+        return f"name-{self._number('name', value.strip().lower())}"
 
     def _dns(self, value: str) -> str:
         """A DNS name found in free text: a known domain, else a host in a domain."""
@@ -1007,72 +626,50 @@ class _Redactor:
         cached = self._pattern_spans.get(cache_key)
         if cached is None:
             cached = self._pattern_spans[cache_key] = tuple(
-                self._spans(text, config=config, prose=prose)
+                pattern_spans(text, config=config, prose=prose)
             )
         found = list(cached)
         known = self._known_spans(text)
         if self._domain_sweep:
             # Only ``DOMAIN\\name`` is new in this sweep; it is chosen as the rewrite will.
-            known = [span for span in known if span[2] == _USER]
+            known = [span for span in known if span[2] == USER]
         if not whole_user:
-            found = [s for s in found if not (s[2] == _USER and s[0] == 0 and s[1] == len(text))]
-            known = [s for s in known if not (s[2] == _USER and s[0] == 0 and s[1] == len(text))]
-        chosen = _choose(found, known)
+            found = [s for s in found if not (s[2] == USER and s[0] == 0 and s[1] == len(text))]
+            known = [s for s in known if not (s[2] == USER and s[0] == 0 and s[1] == len(text))]
+        chosen = choose(found, known)
         if not chosen:
             return text
+        if not prose and "aadsts" in text.lower():
+            chosen = self._surnames(text, chosen)
         pieces: list[str] = []
         last = 0
         outer = self._offset
         for start, end, role, value in chosen:
             pieces.append(text[last:start])
             self._offset = outer + start
-            pieces.append(self._apply(role, value))
+            replacement = self._apply(role, value)
+            pieces.append(replacement)
             last = end
+            if replacement[-1:].isdigit():
+                # "S-1-5-21-0-0-0000.2.0.0" must not become "sid-1.2.0.0": a dotted run of
+                # digits after a pseudonym's number would read as an address.
+                tail = _DOTTED_TAIL.match(text, end)
+                if tail is not None:
+                    last = tail.end()
         pieces.append(text[last:])
         self._offset = outer
         return "".join(pieces)
 
-    def _spans(self, text: str, *, config: bool, prose: bool) -> list[_Span]:
-        """What the pattern detectors find (collected values are searched separately)."""
-        # Each detector runs only when a character its every match needs is present.
-        spans: list[_Span] = []
-        lower = _guard_text(text)
-        if "-" in text:
-            guid_role = _TENANT if config else _GUID
-            for match in _GUID_RE.finditer(text):
-                if match.group(1).lower() not in KEPT_GUIDS:
-                    spans.append((match.start(1), match.end(1), guid_role, match.group(1)))
-            if any(word in lower for word in _TENANT_CONTEXT_WORDS):
-                for match in _TENANT_CONTEXT_RE.finditer(text):
-                    if match.group(1).lower() not in KEPT_GUIDS:
-                        spans.append((match.start(1), match.end(1), _TENANT, match.group(1)))
-            if "-1-" in text:
-                for match in _SID_RE.finditer(text):
-                    spans.append((match.start(), match.end(), _SID, match.group(0)))
-        if len(text) >= 40:
-            for match in _THUMBPRINT_RE.finditer(text):
-                spans.append((match.start(), match.end(), _THUMBPRINT, match.group(0)))
-        if "-" in text or ":" in text or "." in text:
-            for match in _MAC_RE.finditer(text):
-                spans.append((match.start(), match.end(), _MAC, match.group(0)))
-        if "@" in text:
-            for match in _EMAIL_RE.finditer(text):
-                if not _kept_email(match.group(2)):
-                    spans.append((match.start(), match.end(), _USER, match.group(0)))
-        if "." in text:
-            spans.extend((start, end, _IP, value) for start, end, value in _ipv4_spans(text))
-            spans.extend((start, end, _DNS, value) for start, end, value in _dns_spans(text))
-        if text.count(":") >= 2:
-            spans.extend((start, end, _IP, value) for start, end, value in _ipv6_spans(text))
-        if not prose:
-            spans.extend(_anchor_spans(text, lower))
-            if ":" in text:
-                spans.extend(_label_spans(text))
-            if "domain" in lower:
-                spans.extend(_phrase_spans(text, lower))
-        if config:
-            spans.extend(_forest_spans(text))
-        return spans
+    def _surnames(self, text: str, chosen: list[_Span]) -> list[_Span]:
+        """``chosen`` with surnames after user names (see ``with_surnames``); a name and the
+        same name with its surname are one person (``user-1``, ``user-1b``)."""
+        extended = with_surnames(text, chosen)
+        if not self._frozen:
+            for before, after in zip(chosen, extended, strict=True):
+                if before != after:
+                    keys = [user_key(before[3]), user_key(after[3])]
+                    self._link_users([key.strip().lower() for key in keys if key])
+        return extended
 
     def _known_spans(self, text: str) -> list[_Span]:
         """Every collected value, wherever it stands as a whole word (case-insensitive)."""
@@ -1082,405 +679,10 @@ class _Redactor:
         lower = text.lower()
         if len(lower) != len(text):  # a character whose lower case is longer: search as is
             lower = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
-        for word in _WORD_RE.finditer(lower):
-            candidates = self._index.get(word.group(0))
-            if not candidates:
-                continue
-            for literal in candidates:
-                start = word.start() - literal.offset
-                end = start + len(literal.text)
-                if start < 0 or lower[start:end] != literal.text:
-                    continue
-                if _is_alnum(text, start - 1) or _is_alnum(text, end):
-                    continue
-                if literal.role == _NETBIOS:
-                    account = _after_domain(text, start, end)
-                    if account is not None:
-                        spans.append(account)
-                spans.append((start, end, literal.role, text[start:end]))
-                break
-        return spans
-
-    # -- traversal ------------------------------------------------------------------------------
-
-    def _s(self, role: str, value: str) -> str:
-        self._string_index += 1
-        self._offset = 0
-        return self._apply(role, value)
-
-    def _opt(self, role: str, value: str | None) -> str | None:
-        return None if value is None else self._s(role, value)
-
-    def _replace(self, item: _D, kept: frozenset[str], **changes: object) -> _D:
-        """``dataclasses.replace`` that also rewrites string fields nobody listed.
-
-        A field added to the model later is redacted as free text until it gets a rule of
-        its own, rather than passed through unseen.
-        """
-        for spec in dataclasses.fields(item):
-            name = spec.name
-            if name in changes or name in kept or not spec.init:
-                continue  # fields outside __init__ are caches the new object builds anew
-            value = getattr(item, name)
-            if isinstance(value, str):
-                changes[name] = self._s(_TEXT, value)
-            elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-                changes[name] = type(value)(self._s(_TEXT, v) for v in value)
-        return dataclasses.replace(item, **changes)
-
-    def _rebuild(self, analysis: Analysis) -> Analysis:
-        self._analysis = analysis
-        self._string_index = 0
-        self._events = {}
-        self._findings = {}
-        if not self._frozen:
-            self._cache = {}
-        problems = [self._problem(problem) for problem in analysis.problems]
-        incidents = self._in_report_order(analysis.incidents)
-        notices = self._in_report_order(analysis.notices)
-        order = sorted(range(len(analysis.sources)), key=lambda i: _source_key(analysis.sources[i]))
-        sources: list[SourceStats | None] = [None] * len(analysis.sources)
-        for index in order:
-            sources[index] = self._source(analysis.sources[index])
-        config = [self._config_row(row) for row in analysis.config_findings]
-        unknown = [self._s(_TEXT, code) for code in analysis.unknown_codes]
-        command_line = self._s(_TEXT, analysis.command_line)
-        return self._replace(
-            analysis,
-            KEPT_FIELDS["Analysis"],
-            problems=problems,
-            incidents=incidents,
-            notices=notices,
-            sources=[source for source in sources if source is not None],
-            unknown_codes=unknown,
-            command_line=command_line,
-            config_findings=config,
-            coverage=self._coverage(analysis.coverage),
-            clocks=[self._replace(clock, KEPT_FIELDS["ClockNote"]) for clock in analysis.clocks],
-        )
-
-    def _coverage(self, coverage: Coverage | None) -> Coverage | None:
-        if coverage is None:
-            return None
-        return dataclasses.replace(
-            coverage,
-            logs=[self._replace(log, KEPT_FIELDS["LogCoverage"]) for log in coverage.logs],
-            other_logs=[
-                (self._s(_TEXT, name), self._s(_TEXT, note)) for name, note in coverage.other_logs
-            ],
-        )
-
-    def _in_report_order(self, incidents: Sequence[Incident]) -> list[Incident]:
-        rebuilt = {
-            id(incident): self._incident(incident) for incident in sorted_incidents(incidents)
-        }
-        return [rebuilt[id(incident)] for incident in incidents]
-
-    def _problem(self, problem: Problem) -> Problem:
-        users = [self._s(_USER, user) for user in problem.users]
-        return self._replace(
-            problem,
-            KEPT_FIELDS["Problem"],
-            title=self._s(_PROSE, problem.title),
-            users=sorted(users, key=lambda user: (user.lower(), user)),
-            incident_keys=[self._s(_TEXT, key) for key in problem.incident_keys],
-            because=self._s(_PROSE, problem.because),
-        )
-
-    def _incident(self, incident: Incident) -> Incident:
-        return self._replace(
-            incident,
-            KEPT_FIELDS["Incident"],
-            key=self._s(_TEXT, incident.key),
-            user=self._opt(_USER, incident.user),
-            person=self._opt(_USER, incident.person),
-            findings=[self._finding(finding) for finding in incident.findings],
-            diagnosis=self._diagnosis(incident.diagnosis),
-        )
-
-    def _diagnosis(self, diagnosis: Diagnosis | None) -> Diagnosis | None:
-        if diagnosis is None:
-            return None
-        return self._replace(
-            diagnosis,
-            KEPT_FIELDS["Diagnosis"],
-            title=self._s(_PROSE, diagnosis.title),
-            because=self._s(_PROSE, diagnosis.because),
-        )
-
-    def _finding(self, finding: Finding) -> Finding:
-        done = self._findings.get(id(finding))
-        if done is not None:
-            return done
-        keys = [key.strip().lower() for key in finding.identity_keys if key and key.strip()]
-        self._link_users(keys)
-        rebuilt = self._replace(
-            finding,
-            KEPT_FIELDS["Finding"],
-            event=self._event(finding.event),
-            user=self._opt(_USER, finding.user),
-            user_key=self._opt(_USER_KEY, finding.user_key),
-            user_aliases=tuple(self._s(_USER_KEY, alias) for alias in finding.user_aliases),
-            client_ip=self._opt(_IP, finding.client_ip),
-            client_name=self._opt(_CLIENT, finding.client_name),
-            nas_ip=self._opt(_IP, finding.nas_ip),
-            detail=self._opt(_TEXT, finding.detail),
-        )
-        self._findings[id(finding)] = rebuilt
-        return rebuilt
-
-    def _event(self, light: Event) -> Event:
-        done = self._events.get(id(light))
-        if done is not None:
-            return done
-        event = self._analysis.full_event(light)
-        # The server first: it is the host every event names, so it becomes host-1.
-        computer = self._s(_HOST, event.computer)
-        origin = self._s(_TEXT, event.origin)
-        fields: dict[str, str] = {}
-        for name, value in event.fields.items():
-            new_name = self._s(_TEXT, name)
-            while new_name in fields:  # two names that became one pseudonym: keep both
-                new_name += "'"
-            fields[new_name] = self._s(_field_role(name), value)
-        data_roles = _data_roles(event)
-        data = tuple(
-            self._s(data_roles[i] if i < len(data_roles) else _TEXT, value)
-            for i, value in enumerate(event.data)
-        )
-        rebuilt = self._replace(
-            event,
-            KEPT_FIELDS["Event"],
-            computer=computer,
-            origin=origin,
-            fields=fields,
-            data=data,
-            message=self._opt(_TEXT, event.message),
-        )
-        self._events[id(light)] = rebuilt
-        return rebuilt
-
-    def _source(self, source: SourceStats) -> SourceStats:
-        return self._replace(
-            source,
-            KEPT_FIELDS["SourceStats"],
-            name=self._s(_TEXT, source.name),
-            messages=[self._s(_TEXT, message) for message in source.messages],
-        )
-
-    def _config_row(self, row: Mapping[str, str]) -> Mapping[str, str]:
-        # Every GUID of a configuration finding is a tenant id (TENANT_ID, CN=<tenant>) or the
-        # application id, which is kept.
-        return {
-            self._s(_CONFIG, str(key)): self._s(_CONFIG, str(value)) for key, value in row.items()
-        }
-
-
-# ---------------------------------------------------------------------------------------------
-# Span helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def _choose(found: list[_Span], known: list[_Span]) -> list[_Span]:
-    """Non-overlapping spans, in text order.
-
-    What the patterns found comes first (leftmost, then longest, then by detector priority);
-    collected values only fill the gaps, so a short value can never cut an address or a
-    name a pattern recognised in two.
-    """
-    chosen = _leftmost_longest(found)
-    if known:
-        taken = [(start, end) for start, end, _role, _value in chosen]
-        starts = [start for start, _end in taken]
-        free = [span for span in known if not _overlaps(span, taken, starts)]
-        chosen = sorted(chosen + _leftmost_longest(free))
-    return chosen
-
-
-def _leftmost_longest(spans: list[_Span]) -> list[_Span]:
-    spans.sort(key=lambda s: (s[0], -(s[1] - s[0]), _PRIORITY.get(s[2], 10)))
-    chosen: list[_Span] = []
-    end = -1
-    for span in spans:
-        if span[0] >= end and span[1] > span[0]:
-            chosen.append(span)
-            end = span[1]
-    return chosen
-
-
-def _overlaps(span: _Span, taken: list[tuple[int, int]], starts: list[int]) -> bool:
-    """Whether ``span`` overlaps one of ``taken`` (sorted, non-overlapping)."""
-    index = bisect.bisect_right(starts, span[0]) - 1
-    for neighbour in (index, index + 1):
-        if 0 <= neighbour < len(taken):
-            start, end = taken[neighbour]
-            if span[0] < end and start < span[1]:
-                return True
-    return False
-
-
-def _after_domain(text: str, start: int, end: int) -> _Span | None:
-    """``DOMAIN\\account`` for a known domain; not inside a path (``C:\\Cases\\CONTOSO\\x``)."""
-    if end >= len(text) or text[end] != "\\" or (start > 0 and text[start - 1] in "\\/"):
-        return None
-    account = _ACCOUNT_AFTER_DOMAIN_RE.match(text, end + 1)
-    if account is None:
-        return None
-    stop = account.end()
-    while stop > end + 1 and text[stop - 1] == ".":
-        stop -= 1
-    if stop == end + 1:
-        return None
-    return start, stop, _USER, text[start:stop]
-
-
-def _anchor_spans(text: str, lower: str) -> list[_Span]:
-    """The user after ``for User`` / ``for the user`` (as the extractor reads it), the name
-    in a Graph ``Resource '...' does not exist``, and the folder after ``Users\\``."""
-    spans: list[_Span] = []
-    if "for" in lower and "user" in lower:
-        for count, anchor in enumerate(pat.USER_ANCHOR.finditer(text)):
-            if count >= _ANCHOR_LIMIT:
-                break
-            for pattern in (pat.USER, pat.USER_TOKEN):
-                match = pattern.match(text, anchor.end())
-                if match is None:
-                    continue
-                start, end = _trimmed(text, match.start(1), match.end(1))
-                if pattern is pat.USER_TOKEN:
-                    while end > start and text[end - 1] == ".":
-                        end -= 1
-                if end > start:
-                    spans.append((start, end, _USER, text[start:end]))
-                    break
-    if "resource" in lower:
-        for match in _RESOURCE_RE.finditer(text):
-            start, end = _trimmed(text, match.start(1), match.end(1))
-            if end > start:
-                spans.append((start, end, _USER, text[start:end]))
-    if "users" in lower or "home" in lower:
-        for match in _PROFILE_RE.finditer(text):
-            if match.group(1).lower() not in _KEPT_PROFILE_FOLDERS:
-                spans.append((match.start(1), match.end(1), _USER, match.group(1)))
-    return spans
-
-
-def _label_spans(text: str) -> list[_Span]:
-    """Values of a rendered 6272-6280 (``Account Name: ...``) by what their label names."""
-    if ":" not in text:
-        return []
-    labels = list(pat.NPS_TEXT_LABEL.finditer(text))
-    spans: list[_Span] = []
-    section: str | None = None
-    for index, match in enumerate(labels):
-        label = " ".join(match.group(1).split())
-        if label in pat.NPS_TEXT_SECTIONS:
-            section = label
-        if label in _SECTION_LABELS:
-            role = _HOST if section == "Client Machine" else _USER
-        else:
-            found = _LABEL_ROLES.get(label)
-            if found is None:
-                continue
-            role = found
-        stop = labels[index + 1].start() if index + 1 < len(labels) else len(text)
-        newline = text.find("\n", match.end(), stop)
-        start, end = _trimmed(text, match.end(), newline if newline >= 0 else stop)
-        if end > start and text[start:end].lower() not in _EMPTY:
+        for start, end, role in self._index.find(text, lower):
+            if role == NETBIOS:
+                account = after_domain(text, start, end)
+                if account is not None:
+                    spans.append(account)
             spans.append((start, end, role, text[start:end]))
-    return spans
-
-
-def _phrase_spans(text: str, lower: str) -> list[_Span]:
-    """``domain controller DC01.contoso.com`` and ``for domain CONTOSO`` (System 4400-4402)."""
-    spans: list[_Span] = []
-    for pattern, role, needs in (
-        (_DC_PHRASE_RE, _HOST, "controller"),
-        (_DOMAIN_PHRASE_RE, _DOMAIN, "for"),
-    ):
-        if needs not in lower:
-            continue
-        for match in pattern.finditer(text):
-            start, end = match.start(1), match.end(1)
-            while end > start and text[end - 1] == ".":
-                end -= 1
-            value = text[start:end]
-            # A host or domain name, not a word of a sentence ("domain controller did not").
-            if value and ("." in value or any(c.isdigit() for c in value) or value.isupper()):
-                spans.append((start, end, role, value))
-    return spans
-
-
-def _forest_spans(text: str) -> list[_Span]:
-    """LDAP_LOOKUP_FORESTS-style lists (``contoso.com;fabrikam``) when a value is only that."""
-    stripped = text.strip()
-    if not stripped or not re.fullmatch(r"[A-Za-z0-9.\-]+(?:[;,\s]+[A-Za-z0-9.\-]+)+", stripped):
-        return []
-    spans: list[_Span] = []
-    position = 0
-    for piece in _SPLIT_LIST_RE.split(text):
-        if _FOREST_RE.fullmatch(piece):
-            spans.append((position, position + len(piece), _DOMAIN, piece))
-        position += len(piece)
-    return spans
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and (text[start].isspace() or text[start] in _QUOTES):
-        start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in _QUOTES):
-        end -= 1
-    return start, end
-
-
-def _dns_split(name: str) -> tuple[str, str]:
-    """(body, kept suffix) of a lower-cased DNS domain: the body is what gets numbered.
-
-    The suffix keeps what helps a diagnosis without naming anyone: ``.local`` and the other
-    non-routable suffixes (a UPN suffix Entra ID cannot know), ``.onmicrosoft`` (the tenant's
-    initial domain); every other suffix becomes ``.example``.
-    """
-    labels = [label for label in name.split(".") if label]
-    if len(labels) >= 3 and labels[-2] == "onmicrosoft":
-        return ".".join(labels[:-2]), ".onmicrosoft.example"
-    if len(labels) < 2:
-        return name, ""
-    if labels[-1] in _NON_ROUTABLE_TLDS:
-        return ".".join(labels[:-1]), "." + labels[-1]
-    return ".".join(labels[:-1]), ".example"
-
-
-def _letters(index: int) -> str:
-    """The letter after a person's number: none for the first name form, then b, c ..."""
-    if index == 0:
-        return ""
-    if index < 26:
-        return chr(ord("a") + index)
-    return f"-{index + 1}"
-
-
-def _field_role(name: str) -> str:
-    leaf = pat.FIELD_PATH_SEPARATORS.split(name)[-1].lower()
-    if leaf in _USER_FIELDS:
-        return _USER
-    if leaf in _DOMAIN_FIELDS:
-        return _DOMAIN
-    if leaf in _HOST_FIELDS:
-        return _HOST
-    if leaf in _CLIENT_FIELDS:
-        return _CLIENT
-    if leaf in _IP_FIELDS:
-        return _IP
-    if leaf in _STATION_FIELDS:
-        return _STATION
-    return _TEXT
-
-
-def _data_roles(event: Event) -> tuple[str, ...]:
-    if event.provider.lower() in pat.NPS_SYSTEM_PROVIDERS and event.event_id in _DC_EVENT_IDS:
-        return (_DOMAIN,) if len(event.data) == 1 else (_HOST, _DOMAIN)
-    return ()
-
-
-def _source_key(source: SourceStats) -> tuple[str, str]:
-    return source.name, source.kind
+        return spans

@@ -25,6 +25,7 @@ from npsdiag.sources import (
     BundleLimits,
     Discovery,
     Source,
+    bundle_io,
     discover,
     read_events,
     source_bytes,
@@ -595,7 +596,7 @@ def test_the_default_limits_are_the_documented_ones() -> None:
 def watched_folders(
     monkeypatch: pytest.MonkeyPatch, seen: list[tuple[Path, int]]
 ) -> Iterator[None]:
-    real = bundle_module._private_folder
+    real = bundle_io.private_folder
 
     @contextmanager
     def recording() -> Iterator[Path]:
@@ -603,7 +604,8 @@ def watched_folders(
             seen.append((folder, stat.S_IMODE(folder.stat().st_mode)))
             yield folder
 
-    monkeypatch.setattr(bundle_module, "_private_folder", recording)
+    monkeypatch.setattr(bundle_module, "private_folder", recording)
+    monkeypatch.setattr(bundle_io, "private_folder", recording)
     yield
 
 
@@ -619,13 +621,15 @@ def test_members_are_unpacked_only_into_a_private_folder_that_is_removed(
     nested = make_zip(work / "outer.zip", [("inner.zip", MIXED.read_bytes())])
     seen: list[tuple[Path, int]] = []
     with watched_folders(monkeypatch, seen):
-        found = discover([str(work)])
         during: list[list[str]] = []
-        for source in found.sources:
-            stats = source.new_stats()
-            for _ in read_events(source, stats, is_relevant):
-                during.append(sorted(p.name for p in private_root.rglob("*")))
-                break  # leave early: the folder must go all the same
+        with discover([str(work)]) as found:
+            for source in found.sources:
+                stats = source.new_stats()
+                for _ in read_events(source, stats, is_relevant):
+                    during.append(sorted(p.name for p in private_root.rglob("*")))
+                    break  # leave early: the member's folder must go all the same
+            # Only the nested zip unpacked for the members read from it stays, until the end.
+            assert [p.name for p in private_root.rglob("*.zip")] == ["archive-0.zip"]
     assert seen, "evtx members are unpacked"
     for folder, mode in seen:
         assert folder.parent == private_root

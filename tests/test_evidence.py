@@ -120,3 +120,36 @@ def test_the_cli_writes_whole_events_from_the_store(
     nps = [event for event in document["events"] if event["channel"] == "Security"]
     assert nps and all(event["fields"].get("SubjectUserName") for event in nps)
     assert report.stat().st_mode & 0o044  # the usual permissions, not a private temp file
+
+
+def test_a_full_temporary_folder_keeps_the_payloads_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Writing the store can fail (a full disk): the evidence is kept, never lost."""
+
+    class Full:
+        def seek(self, *_args: object) -> None:
+            return None
+
+        def write(self, _data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            return None
+
+        def close(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    store = EvidenceStore(SPILL)
+    monkeypatch.setattr(store, "_handle", lambda: Full())
+    events = [_event({"A": str(n)}, ("d",), f"message {n}") for n in range(5)]
+    for event in events:
+        store.release(event)
+    assert all(not event.fields for event in events)  # pending, not written yet
+    restored = [store.full(event) for event in events]  # the write fails here
+    assert [event.fields for event in restored] == [{"A": str(n)} for n in range(5)]
+    assert store.mode == MEMORY
+    later = _event({"B": "c"}, (), "kept")
+    store.release(later)
+    assert later.fields == {"B": "c"} and later.ref is None
+    store.close()  # its failing close is not an error

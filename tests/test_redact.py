@@ -879,6 +879,10 @@ def analysis_with_text(text: str) -> Analysis:
 # A collected host label ":1" once cut the address in two, and "host-1" + ".0.0.0" was left.
 @example(":1.0.0.0\u0130")
 @example("for User CONTOSO\\alice@10.1.2.3 with state x")
+# The loopback ::1 written as ::0.0.0.1, and an address "zone" holding an address, once
+# kept the IPv4 address inside them.
+@example("::0.0.0.1")
+@example("::%0.0.0.1:")
 def test_arbitrary_text_never_raises_and_found_addresses_never_survive(text: str) -> None:
     redacted = redact_analysis(analysis_with_text(text))
     wanted = {(d.kind, d.value.lower()) for d in detect(text) if d.kind in ("ipv4", "email")}

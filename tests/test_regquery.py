@@ -294,17 +294,35 @@ def test_error_messages_show_untrusted_text_printably() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b"ElfFile\x00\x01\x00\x00\x00" + bytes(100), "NUL byte outside UTF-16 text"),
-        (b"PK\x03\x04" + bytes(40), "NUL byte outside UTF-16 text"),
-        (codecs.BOM_UTF16_LE + b"H\x00K", "not valid UTF-16-LE text at byte 2"),
-        (codecs.BOM_UTF16_LE + "\ud800".encode("utf-16-le", "surrogatepass"), "UTF-16-LE"),
-        (b"HKEY_LOCAL_MACHINE\\X\n    A    REG_SZ    \x81\x8d\n", "byte 40 (0x81) is not text"),
+        (b"ElfFile\x00\x01\x00\x00\x00" + bytes(100), "line 1: control character 0x00"),
+        (b"PK\x03\x04" + bytes(40), "line 1: control character 0x03"),
+        (codecs.BOM_UTF16_LE + b"H\x00K", "line 1: expected"),
     ],
 )
-def test_binary_and_damaged_bytes_are_rejected(data: bytes, expected: str) -> None:
+def test_binary_bytes_are_rejected_naming_the_line(data: bytes, expected: str) -> None:
     with pytest.raises(TextDumpError, match=re.escape(expected)) as caught:
         parse_regquery(data, "blob.bin")
     assert caught.value.message.startswith("blob.bin: ")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HKEY_LOCAL_MACHINE\\X\n    A    REG_SZ    \x81\x8d\n",
+        b"HKEY_LOCAL_MACHINE\\X\n    A    REG_SZ    caf\xe9 \xff\n",
+        codecs.BOM_UTF16_LE
+        + "HKEY_LOCAL_MACHINE\\X\n    A    REG_SZ    ".encode("utf-16-le")
+        + "\ud800".encode("utf-16-le", "surrogatepass")
+        + "\n".encode("utf-16-le"),
+    ],
+    ids=["undefined-in-windows-1252", "windows-1252", "broken-utf-16"],
+)
+def test_stray_bytes_in_a_value_do_not_lose_the_dump(data: bytes) -> None:
+    # Recognition reads such a head as a REG QUERY dump, so reading must not refuse it.
+    assert looks_like_regquery(data)
+    dump = parse_regquery(data, "dump.txt")
+    value = dump.value("HKEY_LOCAL_MACHINE\\X", "A")
+    assert value is not None and value.type == "REG_SZ" and value.data
 
 
 def test_oversized_input_is_rejected_before_decoding() -> None:

@@ -325,28 +325,41 @@ def test_translated_header_is_refused_naming_the_line() -> None:
     assert "English" in message and "wevtutil epl" in message
 
 
-def test_undecodable_bytes_stop_the_file_at_their_line() -> None:
+def test_undecodable_bytes_are_read_around_and_named_by_line() -> None:
     good = dump("a").encode()
     bad = b"Event[1]:\n  Log Name: Security\n  Source: \x81\x8d\n"
     events, stats = read(good + bad + dump("c").encode())
-    assert [event.fields["SubjectUserName"] for event in events] == ["a"]
-    assert (stats.status, stats.records_read, stats.records_failed) == ("partial", 1, 1)
+    # The block with the bad bytes lacks its Date and Event ID: that event fails, no other.
+    assert [event.fields["SubjectUserName"] for event in events] == ["a", "c"]
+    assert (stats.status, stats.records_read, stats.records_failed) == ("partial", 2, 1)
     line = good.count(b"\n") + 3
-    assert stats.messages == [
-        f"event at line {line - 2}: not read to its end (the file stops there)",
-        f"dump.log: line {line}: byte 0x81 is not text in UTF-8, UTF-16 or Windows-1252: the "
-        "file is damaged or not a wevtutil text dump; export the log as .evtx instead "
-        "(`wevtutil epl Security x.evtx`)",
-    ]
+    assert stats.messages[-1] == (
+        f"dump.log: line {line} held bytes that are not text (NUL, or undefined in "
+        "Windows-1252): they were read with U+FFFD in their place; copy the file again if "
+        "the events there matter"
+    )
 
 
-def test_broken_utf16_is_named_by_line() -> None:
+def test_a_nul_byte_costs_nothing_but_the_byte() -> None:
+    text = dump("a", "b", "c")
+    nul_at = text.index("Network Policy Server denied", text.index("Event[1]"))
+    data = (text[:nul_at] + "\x00" + text[nul_at:]).encode()
+    events, stats = read(data)
+    assert [event.fields["SubjectUserName"] for event in events] == ["a", "b", "c"]
+    assert events[1].message is not None and events[1].message.startswith("\ufffdNetwork")
+    assert (stats.status, stats.records_failed) == ("partial", 0)
+    assert "U+FFFD" in stats.messages[-1]
+
+
+def test_broken_utf16_is_read_around_and_named_by_line() -> None:
     body = dump("a").encode("utf-16-le") + "Event[1]:\n".encode("utf-16-le")
     broken = codecs.BOM_UTF16_LE + body + b"\x00\xdc\x41\x00"  # a lone low surrogate
     events, stats = read(broken)
     assert len(events) == 1
     line = dump("a").count("\n") + 2
-    assert stats.messages[-1].startswith(f"dump.log: line {line}: bytes that are not UTF-16-LE")
+    assert stats.messages[-1].startswith(
+        f"dump.log: line {line} held bytes that are not UTF-16-LE text"
+    )
     assert stats.status == "partial"
 
 

@@ -18,8 +18,12 @@ _EPILOG = (
     "  npsdiag batch ./collected/ -o review/\n\n"
     "  npsdiag batch ./collected/ -o review/ --workers 2 --redact\n\n"
     "Exit codes: 0 every case read, no problem found; 1 some case could not be read or "
-    "has problems; 2 no case could be read, or usage error; 130 interrupted."
+    "has problems; 2 no case could be read, or usage error; 130 interrupted (Ctrl+C); "
+    "143 stopped by SIGTERM, 129 by SIGHUP."
 )
+#: Equal to ``npsdiag.batch.DEFAULT_CASE_TIMEOUT`` (tests check); not imported from there, so
+#: that ``npsdiag --help`` does not load the batch modules.
+DEFAULT_CASE_TIMEOUT = 1800.0
 
 
 def register(app: typer.Typer) -> None:
@@ -65,12 +69,22 @@ def batch(
         "the earliest of every problem first (0 = all, with every attempt of every user). "
         "The JSON reports list all.",
     ),
+    case_timeout: float = typer.Option(
+        DEFAULT_CASE_TIMEOUT,
+        "--case-timeout",
+        min=0,
+        metavar="SECONDS",
+        help="Stop a case that takes longer than this and record it as 'timed out', so that "
+        "one stalled case costs only itself (0 = no limit).",
+    ),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="No progress bar (it is shown only on a terminal anyway)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Analyse every case in the inputs: one report per case, ranked in review/index.html."""
+    from npsdiag._signals import Terminated
+    from npsdiag._visible import visible
     from npsdiag.batch import run_batch, summary_line
     from npsdiag.cli import ExitStatus
 
@@ -84,6 +98,7 @@ def batch(
         redact=redact,
         max_evidence=evidence,
         max_incidents=incidents,
+        case_timeout=case_timeout,
     )
     try:
         if show_progress:
@@ -93,13 +108,13 @@ def batch(
                 result = run(on_progress=bar.update)
         else:
             result = run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         typer.echo(
             "npsdiag: batch stopped: finished cases keep their reports; no index was written",
             err=True,
         )
         raise
-    typer.echo(summary_line(result, str(output / "index.html")))
+    typer.echo(visible(summary_line(result, str(output / "index.html"))))
     if result.read == 0:
         raise typer.Exit(ExitStatus.USAGE)
     if result.failed or result.problems:

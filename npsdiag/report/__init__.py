@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from npsdiag._atomic import open_text_atomic
 from npsdiag.errors import UsageError
 from npsdiag.model import Analysis
 from npsdiag.report._view import (
@@ -219,8 +220,9 @@ def write_report(
 ) -> Path:
     """Write ``analysis`` in format ``name`` to ``path`` (UTF-8, ``\\n`` newlines), atomically.
 
-    The report goes to a temporary file in the same folder first and replaces ``path`` only
-    when complete, so a failure (a full disk) never leaves half a report.
+    The file is written whole or not at all (:func:`npsdiag._atomic.open_text_atomic`), as a
+    stream for the formats that write one: a full disk or an interruption leaves the previous
+    file, never a truncated one.
 
     Args:
         name: A key of :data:`REPORTS`.
@@ -234,16 +236,15 @@ def write_report(
     Raises:
         UsageError: ``name`` is unknown or the file cannot be written.
     """
-    from npsdiag.report._output import atomic_text
-
     report = _lookup(name)
     target = Path(path)
     try:
-        with atomic_text(target) as stream:
+        with open_text_atomic(target) as stream:
             report.write(analysis, stream, options)
     except OSError as error:
         raise UsageError(
             f"cannot write the {name} report to '{target}': {error.strerror or error}",
-            hint="check that the folder exists, is writable and has room",
+            hint="check that the folder exists, is writable and has space; "
+            "a report is written whole or not at all",
         ) from error
     return target

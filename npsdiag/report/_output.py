@@ -1,51 +1,11 @@
-"""Writing a report file so that a reader never sees half of it.
-
-A report is written to a temporary file in the same folder and renamed over the target once
-complete; if writing fails (a full disk, a closed pipe, Ctrl-C), the temporary file is
-removed and the target is left as it was.
-"""
+"""Report paths checked before any work (writing them whole is :mod:`npsdiag._atomic`)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
-__all__ = ["atomic_text"]
-
-
-def _umask() -> int:
-    # There is no way to read the umask without setting it; set it back at once.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_text(target: Path) -> Iterator[TextIO]:
-    """A text stream (UTF-8, ``\\n`` newlines) that replaces ``target`` when the block ends.
-
-    Raises:
-        OSError: the folder cannot be written; nothing is left behind.
-    """
-    handle, name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".partial", dir=target.parent or "."
-    )
-    temporary = Path(name)
-    try:
-        # mkstemp makes the file private (0600); a report gets the usual permissions.
-        if hasattr(os, "fchmod"):
-            os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-        temporary.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+__all__ = ["check_target"]
 
 
 def check_target(target: Path, option: str) -> None:

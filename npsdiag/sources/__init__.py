@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
+from npsdiag.errors import InputError
 from npsdiag.model import Event, SourceKind, SourceStats
 from npsdiag.sources.bundle import BundleInfo, BundleLimits, open_source, source_bytes
 from npsdiag.sources.discover import (
@@ -92,11 +93,31 @@ def read_events(
     if source.member is not None:
         from npsdiag.sources.bundle import read_member
 
-        return read_member(source, stats, relevant)
+        return _guarded(read_member(source, stats, relevant), source, stats)
     events = _read_file(source, stats, relevant, follow)
     if source.bundle is not None:
-        return _noting_computers(events, source.bundle)
-    return events
+        events = _noting_computers(events, source.bundle)
+    return _guarded(events, source, stats)
+
+
+def _guarded(events: Iterator[Event], source: Source, stats: SourceStats) -> Iterator[Event]:
+    """The events, with any unexpected error of a reader turned into this file's accounting.
+
+    Readers count bad input themselves; this is the net under them, so that a reader's bug
+    met on hostile input (a RecursionError, a MemoryError) costs one file, not the run.
+    :class:`~npsdiag.errors.InputError` is the caller's, as documented.
+    """
+    try:
+        yield from events
+    except InputError:
+        raise
+    except Exception as error:
+        stats.status = "partial" if stats.records_read else "unreadable"
+        stats.messages.append(
+            f"{source.name}: reading stopped by an unexpected error ({type(error).__name__}: "
+            f"{one_line(str(error), 120)}); the events before it are kept; please report "
+            "this, with the file if you may share it"
+        )
 
 
 def _read_file(
@@ -187,11 +208,24 @@ def one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
 
 
 def add_field(fields: dict[str, str], name: str, value: str) -> None:
-    """Store a named value; a repeated name gets ``_1``, ``_2`` ... so no value is lost."""
+    """Store a named value; a repeated name gets ``_1``, ``_2`` ... so no value is lost.
+
+    The free suffix is found by doubling and then halving, not by trying 1, 2, 3 ... in turn:
+    an event repeating one name 30,000 times costs 15 look-ups per value, not 15,000. Suffixes
+    are taken in order, so the names are the same as a count would give; a value literally
+    named ``X_7`` among repeated ``X`` only makes the search land on another free suffix.
+    """
     if name not in fields:
         fields[name] = value
         return
-    index = 1
-    while f"{name}_{index}" in fields:
-        index += 1
-    fields[f"{name}_{index}"] = value
+    high = 1
+    while f"{name}_{high}" in fields:
+        high *= 2
+    low = high // 2  # taken; 0 when high is 1 and there is nothing below to search
+    while high - low > 1:
+        middle = (low + high) // 2
+        if f"{name}_{middle}" in fields:
+            low = middle
+        else:
+            high = middle
+    fields[f"{name}_{high}"] = value

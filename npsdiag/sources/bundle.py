@@ -12,16 +12,22 @@ becomes its own input named ``bundle.zip!member/path``: event exports become
 everything else is accounted for with a status and a one-line note. A zip inside the bundle is
 opened the same way (its members are named ``bundle.zip!inner.zip!member``).
 
-While reading (:func:`read_member`), a text dump is streamed straight out of the zip. The
-``.evtx`` and XML readers need a real file (the EVTX parser seeks, and checks the file's size),
-so such a member is unpacked into a private temporary folder (mode 0700, created by
-:func:`tempfile.mkdtemp`) under a name npsdiag chooses, read, and removed with the folder
-as soon as its events are read. A member's own name is never used as a path.
+While reading (:func:`read_member`, in :mod:`npsdiag.sources.bundle_io`), a text dump is
+streamed straight out of the zip. The ``.evtx`` and XML readers need a real file (the EVTX
+parser seeks, and checks the file's size), so such a member is unpacked into a private
+temporary folder (mode 0700, created by :func:`tempfile.mkdtemp`) under a name npsdiag
+chooses, read, and removed with the folder as soon as its events are read. A member's own
+name is never used as a path, nor is a nested zip's: each is unpacked under a name made of its
+place in the bundle, so two nested zips never meet in the temporary folder.
+
+The limits and the case's accounting are :mod:`npsdiag.sources.bundle_case`; this module lists
+a bundle and re-exports what callers use from both.
 
 Nothing here trusts the archive: sizes and ratios are checked against the header before a
 member is opened and measured again while it is inflated; names pointing outside the bundle,
 encrypted members, damaged data and archives over the limits become notes, never exceptions.
-The limits are :class:`BundleLimits` (``docs/bundles.md`` explains each).
+The limits are :class:`BundleLimits` (``docs/bundles.md`` explains each). Each member and
+nested zip counts once towards the total, however often it is inflated.
 
 References:
     - PKWARE APPNOTE.TXT (general purpose bit 0 = encrypted, bit 6 = strong encryption).
@@ -31,20 +37,38 @@ References:
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import struct
-import tempfile
 import zipfile
-import zlib
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
 
+from npsdiag._tempfiles import private_folder
 from npsdiag.errors import BundleError
-from npsdiag.model import Event, SourceKind, SourceStats
+from npsdiag.model import SourceKind, SourceStats
+from npsdiag.sources.bundle_case import (
+    MAX_COMPRESSION_RATIO,
+    MAX_DEPTH,
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    RATIO_CHECK_FLOOR,
+    BundleInfo,
+    BundleLimits,
+    Member,
+)
+from npsdiag.sources.bundle_io import (
+    NEXT_STEP,
+    ZIP_ERRORS,
+    Metered,
+    damaged,
+    open_source,
+    over_ratio,
+    read_member,
+    reason,
+    size_text,
+    source_bytes,
+    unpack,
+)
 from npsdiag.sources.discover import (
     READABLE_KINDS,
     Discovery,
@@ -52,10 +76,6 @@ from npsdiag.sources.discover import (
     classify_head,
 )
 from npsdiag.sources.hostfacts import HOST_FACT_KINDS
-
-if TYPE_CHECKING:
-    from npsdiag.sources import Relevance
-    from npsdiag.sources.text import ByteStream
 
 __all__ = [
     "MAX_COMPRESSION_RATIO",
@@ -73,138 +93,12 @@ __all__ = [
     "source_bytes",
 ]
 
-_MIB = 1 << 20
-_GIB = 1 << 30
-
-#: Most bytes all members of one bundle (nested zips included) may inflate to.
-MAX_TOTAL_BYTES = 4 * _GIB
-#: Most bytes one member may inflate to.
-MAX_MEMBER_BYTES = 2 * _GIB
-#: Most uncompressed bytes per compressed byte, for members larger than RATIO_CHECK_FLOOR.
-MAX_COMPRESSION_RATIO = 200
-#: Members up to this size are never refused for their ratio (tiny members compress well).
-RATIO_CHECK_FLOOR = _MIB
-#: Levels of archives opened, the bundle itself counting as 1.
-MAX_DEPTH = 3
-#: Most entries one archive may list.
-MAX_MEMBERS = 10_000
-
 _SNIFF_BYTES = 4096
-_COPY_BLOCK = _MIB
 _ENCRYPTED = 0x1
 _STRONG_ENCRYPTION = 0x40
 _DRIVE = re.compile(r"\A[A-Za-z]:")
-_COMPUTER_FROM_NAME = re.compile(r"(.+)_(?:AuthNOptCh|AuthZOptCh|AuthZAdminCh)\.evtx", re.I)
-_NAME_PLACEHOLDER = "%computername%"
-#: What zipfile raises on damaged archives (it is not consistent about it).
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 #: ... and around code that runs only zipfile, what a crafted archive can also provoke.
-_OPEN_ERRORS = (OSError, *_ZIP_ERRORS, ValueError, RuntimeError, struct.error, OverflowError)
-#: What ends the reading of a member (readers run inside, so nothing broader).
-_READ_ERRORS = (OSError, BundleError, *_ZIP_ERRORS)
-_NEXT_STEP = "copy the bundle again or ask for a new one"
-
-
-@dataclass(frozen=True, slots=True)
-class BundleLimits:
-    """Safety limits for support bundles; each can be set by keyword (tests use small ones).
-
-    Attributes:
-        max_total_bytes: most bytes one bundle's members may inflate to, all together.
-        max_member_bytes: most bytes one member may inflate to.
-        max_ratio: most uncompressed bytes per compressed byte ...
-        ratio_floor: ... for members larger than this many bytes.
-        max_depth: levels of archives opened, the bundle itself counting as 1.
-        max_members: most entries one archive may list.
-    """
-
-    max_total_bytes: int = MAX_TOTAL_BYTES
-    max_member_bytes: int = MAX_MEMBER_BYTES
-    max_ratio: int = MAX_COMPRESSION_RATIO
-    ratio_floor: int = RATIO_CHECK_FLOOR
-    max_depth: int = MAX_DEPTH
-    max_members: int = MAX_MEMBERS
-
-
-@dataclass(eq=False, slots=True)
-class BundleInfo:
-    """One case: a support bundle, or a folder laid out like an unpacked one.
-
-    Attributes:
-        name: how reports name it (the path of the ``.zip`` or the folder; a nested zip is
-            ``outer.zip!inner.zip``).
-        kind: ``zip`` or ``folder``.
-        limits: the limits it is read under.
-        files: how many files it holds (nested archives' files included).
-        name_computers: server names read from file names (``<COMPUTER>_AuthZOptCh.evtx``).
-        event_computers: the ``Computer`` of each event read from it, counted.
-        inflated: bytes inflated out of it so far (recognising and reading), measured.
-        declared: uncompressed bytes its headers declare (nested archives included).
-    """
-
-    name: str
-    kind: str
-    limits: BundleLimits = field(default_factory=BundleLimits)
-    files: int = 0
-    name_computers: Counter[str] = field(default_factory=Counter)
-    event_computers: Counter[str] = field(default_factory=Counter)
-    inflated: int = 0
-    declared: int = 0
-
-    @property
-    def server(self) -> str | None:
-        """The NPS server the case comes from, or None when nothing names it.
-
-        File names give the NetBIOS name; the events give the full name. The full name is
-        preferred when its first label is the name the files give.
-        """
-        named = _most_common(self.name_computers)
-        if named is None:
-            return _most_common(self.event_computers)
-        for computer, _ in sorted(self.event_computers.items(), key=lambda i: (-i[1], i[0])):
-            if computer.split(".")[0].casefold() == named.casefold():
-                return computer
-        return named
-
-    @property
-    def computers(self) -> list[str]:
-        """Every server name seen (files and events), sorted; more than one server in one
-        case is worth a look."""
-        names = {name.casefold(): name for name in self.name_computers}
-        for computer in self.event_computers:
-            names.setdefault(computer.split(".")[0].casefold(), computer)
-        return sorted(names.values(), key=str.casefold)
-
-    def note_member_name(self, name: str) -> None:
-        """Record the server a file name gives (``NPS01_AuthZOptCh.evtx``), if any."""
-        match = _COMPUTER_FROM_NAME.fullmatch(PurePosixPath(name).name)
-        if match is not None and match.group(1).casefold() != _NAME_PLACEHOLDER:
-            self.name_computers[match.group(1)] += 1
-
-    def note_computer(self, computer: str) -> None:
-        """Record the ``Computer`` of an event read from this case."""
-        if computer:
-            self.event_computers[computer] += 1
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """Where a member's bytes are.
-
-    Attributes:
-        archive: the bundle's ``.zip`` on disk.
-        chain: the member's position in each archive's list of entries, outermost first; more
-            than one position means it lies in a nested zip.
-        filenames: the entries' names as stored, to check that the archive did not change.
-        crc: the member's CRC-32 as its header gives it.
-        compressed: its compressed size.
-    """
-
-    archive: Path
-    chain: tuple[int, ...]
-    filenames: tuple[str, ...]
-    crc: int
-    compressed: int
+_OPEN_ERRORS = (OSError, *ZIP_ERRORS, ValueError, RuntimeError, struct.error, OverflowError)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,8 +218,9 @@ class _Lister:
         declared = self.info.declared + sum(entry.file_size for entry in entries)
         if declared > limits.max_total_bytes:
             return (
-                f"would unpack to {_size(declared)}, more than the limit of "
-                f"{_size(limits.max_total_bytes)}; unzip it yourself and pass the files you need"
+                f"would unpack to {size_text(declared)}, more than the limit of "
+                f"{size_text(limits.max_total_bytes)}; unzip it yourself and pass the files "
+                "you need"
             )
         return None
 
@@ -363,7 +258,7 @@ class _Lister:
             head = self._head(archive, entry, name, member) if size else b""
         except (BundleError, *_OPEN_ERRORS) as error:
             self.found.skipped.append(
-                _account(name, SourceKind.UNKNOWN, "unreadable", _damaged(name, error), size, notes)
+                _account(name, SourceKind.UNKNOWN, "unreadable", damaged(name, error), size, notes)
             )
             return
         kind, note = classify_head(head, PurePosixPath(name.rpartition("!")[2]).name, size)
@@ -381,10 +276,12 @@ class _Lister:
         )
         if kind in READABLE_KINDS:
             self.found.sources.append(source)
+            self.info.pending += 1
             return
         if kind == SourceKind.REGQUERY:
             # Read by the configuration check (npsdiag.analyze), which accounts for it.
             self.found.registry_dumps.append(source)
+            self.info.pending += 1
             return
         if kind in HOST_FACT_KINDS:
             # What `npsdiag collect` gathers besides logs; npsdiag.facts reads and accounts.
@@ -400,7 +297,7 @@ class _Lister:
         self, archive: zipfile.ZipFile, entry: zipfile.ZipInfo, name: str, member: Member
     ) -> bytes:
         with archive.open(entry) as raw:
-            stream = _Metered(raw, name, member.compressed, self.info)
+            stream = Metered(raw, name, member.compressed, self.info, member.chain)
             return stream.read(_SNIFF_BYTES)
 
     def _nested(
@@ -427,10 +324,11 @@ class _Lister:
             )
             return
         if self.folder is None:
-            self.folder = self.stack.enter_context(_private_folder())
-        target = self.folder / f"archive-{len(chain)}-{chain[-1]}.zip"
+            self.folder = self.stack.enter_context(private_folder())
+        # Named after its place in the bundle: unique, and never the name it was stored under.
+        target = self.folder / f"archive-{'-'.join(str(index) for index in chain)}.zip"
         try:
-            _unpack(archive, entry, target, name, self.info)
+            unpack(archive, entry, target, name, self.info, chain)
             inner = self.stack.enter_context(zipfile.ZipFile(target))
         except (BundleError, *_OPEN_ERRORS) as error:
             message = str(error) if isinstance(error, BundleError) else _not_a_zip(name, error)
@@ -461,10 +359,10 @@ def _refusal(entry: zipfile.ZipInfo, limits: BundleLimits) -> str | None:
         return "encrypted: ask for an unencrypted bundle (or unzip it with its password)"
     if entry.file_size > limits.max_member_bytes:
         return (
-            f"{_size(entry.file_size)} uncompressed, more than the limit of "
-            f"{_size(limits.max_member_bytes)} for one file; unzip it yourself and pass it"
+            f"{size_text(entry.file_size)} uncompressed, more than the limit of "
+            f"{size_text(limits.max_member_bytes)} for one file; unzip it yourself and pass it"
         )
-    if _over_ratio(entry.file_size, entry.compress_size, limits):
+    if over_ratio(entry.file_size, entry.compress_size, limits):
         ratio = entry.file_size // max(entry.compress_size, 1)
         return (
             f"compressed {ratio:,}:1, more than the limit of {limits.max_ratio}:1 (a zip "
@@ -481,10 +379,6 @@ def _refusal(entry: zipfile.ZipInfo, limits: BundleLimits) -> str | None:
 _METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
-
-
-def _over_ratio(inflated: int, compressed: int, limits: BundleLimits) -> bool:
-    return inflated > limits.ratio_floor and inflated > limits.max_ratio * max(compressed, 1)
 
 
 def _is_folder(entry: zipfile.ZipInfo) -> bool:
@@ -517,209 +411,6 @@ def _shown(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------------
-
-
-def read_member(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
-    """Stream the events of one bundle member, counting into ``stats``.
-
-    A text dump is streamed out of the zip; an ``.evtx`` or XML member is unpacked into a
-    private temporary folder, read by its reader, and removed. Damage (a checksum mismatch,
-    broken compressed data) and limits reached while inflating end the member with a
-    one-line message; events read before stay. Nothing here raises for bad input.
-
-    Args:
-        source: a member found by :func:`add_bundle` (``source.member`` is set).
-        stats: filled while reading.
-        relevant: the reader's pre-filter (see :func:`npsdiag.sources.read_events`).
-
-    Yields:
-        The member's relevant events, in file order.
-    """
-    from npsdiag.sources import read_events
-
-    member = source.member
-    if member is None:
-        raise ValueError(f"{source.name} is not a bundle member")
-    bundle = source.bundle or BundleInfo(name=str(source.path), kind="zip")
-    try:
-        if source.kind == SourceKind.WEVTUTIL_TEXT:
-            from npsdiag.sources.text import read_text_stream
-
-            with (
-                _open_member(member, source.name, bundle) as stream,
-                _closing(read_text_stream(stream, source.name, stats, relevant)) as events,
-            ):
-                for event in events:
-                    bundle.note_computer(event.computer)
-                    yield event
-        else:
-            with _private_folder() as folder:
-                target = folder / f"member.{source.kind}"
-                with _open_member(member, source.name, bundle) as stream:
-                    size = _copy(stream, target)  # zipfile checks the CRC at the end
-                local = Source(name=source.name, path=target, kind=source.kind, size=size)
-                # Closed before the folder goes, so that the reader has let go of the file
-                # (Windows cannot remove a file that is open), also when reading stops early.
-                with _closing(read_events(local, stats, relevant)) as events:
-                    for event in events:
-                        bundle.note_computer(event.computer)
-                        yield event
-    except _READ_ERRORS as error:
-        stats.status = "partial" if stats.records_read else "unreadable"
-        stats.messages.append(_damaged(source.name, error))
-    finally:
-        stats.messages.extend(source.notes)
-
-
-def open_source(source: Source) -> contextlib.AbstractContextManager[ByteStream]:
-    """A binary stream of an input's bytes, wherever they are (a file, a bundle member).
-
-    Raises:
-        OSError: the file cannot be read.
-        BundleError: the member is damaged or over a limit.
-    """
-    if source.member is None:
-        return open(source.path, "rb")
-    bundle = source.bundle or BundleInfo(name=str(source.path), kind="zip")
-    return _open_member_checked(source.member, source.name, bundle)
-
-
-def source_bytes(source: Source, limit: int = 16 * _MIB) -> bytes:
-    """The bytes of a small input (a ``REG QUERY`` dump), at most ``limit`` + 1 of them.
-
-    Reading one byte more than ``limit`` lets the caller tell that the input is too large.
-    A member is read to its end when it is smaller, so that its checksum is checked.
-
-    Raises:
-        OSError: the file cannot be read.
-        BundleError: the member is damaged or over a limit.
-    """
-    chunks = []
-    left = limit + 1
-    with open_source(source) as stream:
-        while left > 0:
-            block = stream.read(min(left, _COPY_BLOCK))
-            if not block:
-                break
-            chunks.append(block)
-            left -= len(block)
-    return b"".join(chunks)
-
-
-class _Metered:
-    """A member's stream that measures what it inflates and stops at the limits.
-
-    The header's sizes are checked before a member is opened; this checks the real bytes, so
-    that an archive whose headers lie is stopped all the same.
-    """
-
-    def __init__(self, raw: IO[bytes], name: str, compressed: int, bundle: BundleInfo) -> None:
-        self.raw = raw
-        self.name = name
-        self.compressed = compressed
-        self.bundle = bundle
-        self.count = 0
-
-    def read(self, size: int, /) -> bytes:
-        data = self.raw.read(size)
-        self.count += len(data)
-        self.bundle.inflated += len(data)
-        limits = self.bundle.limits
-        if self.count > limits.max_member_bytes:
-            raise BundleError(
-                f"{self.name}: inflates to more than {_size(limits.max_member_bytes)}, the "
-                "limit for one file; not read further: unzip it yourself and pass it"
-            )
-        if _over_ratio(self.count, self.compressed, limits):
-            raise BundleError(
-                f"{self.name}: inflates to more than {limits.max_ratio} times its compressed "
-                "size (a zip bomb?); not read further: unzip it yourself if you trust it"
-            )
-        if self.bundle.inflated > limits.max_total_bytes:
-            raise BundleError(
-                f"{self.name}: the bundle inflates to more than "
-                f"{_size(limits.max_total_bytes)}, the limit; not read further: unzip it "
-                "yourself and pass the files you need"
-            )
-        return data
-
-
-@contextlib.contextmanager
-def _closing(events: Iterator[Event]) -> Iterator[Iterator[Event]]:
-    """The events, closed on the way out when they are a generator."""
-    try:
-        yield events
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-
-
-@contextlib.contextmanager
-def _open_member(member: Member, name: str, bundle: BundleInfo) -> Iterator[_Metered]:
-    """Open a member, unpacking the nested archives on its way into a private folder."""
-    with contextlib.ExitStack() as stack:
-        archive = stack.enter_context(zipfile.ZipFile(member.archive))
-        folder: Path | None = None
-        for level, index in enumerate(member.chain[:-1]):
-            entry = _entry(archive, index, member.filenames[level], name)
-            if folder is None:
-                folder = stack.enter_context(_private_folder())
-            target = folder / f"archive-{level}.zip"
-            _unpack(archive, entry, target, name, bundle)
-            archive = stack.enter_context(zipfile.ZipFile(target))
-        entry = _entry(archive, member.chain[-1], member.filenames[-1], name)
-        raw = stack.enter_context(archive.open(entry))
-        yield _Metered(raw, name, entry.compress_size, bundle)
-
-
-@contextlib.contextmanager
-def _open_member_checked(member: Member, name: str, bundle: BundleInfo) -> Iterator[_Metered]:
-    """:func:`_open_member` with zip errors turned into BundleError."""
-    try:
-        with _open_member(member, name, bundle) as stream:
-            yield stream
-    except _ZIP_ERRORS as error:
-        raise BundleError(_damaged(name, error)) from None
-
-
-def _entry(archive: zipfile.ZipFile, index: int, filename: str, name: str) -> zipfile.ZipInfo:
-    entries = archive.infolist()
-    if index >= len(entries) or entries[index].filename != filename:
-        raise BundleError(f"{name}: the bundle changed while it was read; run npsdiag again")
-    return entries[index]
-
-
-def _unpack(
-    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, name: str, bundle: BundleInfo
-) -> int:
-    with archive.open(entry) as raw:
-        return _copy(_Metered(raw, name, entry.compress_size, bundle), target)
-
-
-def _copy(stream: _Metered, target: Path) -> int:
-    """Write a stream to a new file that only this user may read; the size written."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    written = 0
-    with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
-        while block := stream.read(_COPY_BLOCK):
-            out.write(block)
-            written += len(block)
-    return written
-
-
-@contextlib.contextmanager
-def _private_folder() -> Iterator[Path]:
-    """A temporary folder only this user may enter, removed with everything in it."""
-    with tempfile.TemporaryDirectory(prefix="npsdiag-") as folder:
-        path = Path(folder)
-        path.chmod(0o700)  # mkdtemp makes it so already; say it where it matters
-        yield path
-
-
-# ---------------------------------------------------------------------------------------------
 # Messages
 # ---------------------------------------------------------------------------------------------
 
@@ -740,40 +431,4 @@ def _account(
 def _not_a_zip(name: str, error: BaseException) -> str:
     if isinstance(error, OSError) and not isinstance(error, zipfile.BadZipFile):
         return f"{name}: cannot read ({error.strerror or type(error).__name__}); check the path"
-    return f"{name}: not a readable zip ({_reason(error)}: cut short or damaged); {_NEXT_STEP}"
-
-
-def _damaged(name: str, error: BaseException) -> str:
-    if isinstance(error, BundleError):
-        return str(error)
-    text = str(error)
-    if isinstance(error, zipfile.BadZipFile) and "CRC" in text:
-        return f"{name}: damaged inside the bundle (checksum mismatch); {_NEXT_STEP}"
-    if isinstance(error, OSError) and not isinstance(error, zipfile.BadZipFile):
-        return (
-            f"{name}: cannot unpack ({error.strerror or type(error).__name__}); free space in "
-            "the temporary folder, or unzip the bundle yourself and pass the files"
-        )
-    if isinstance(error, RuntimeError) and "encrypted" in text:
-        return f"{name}: encrypted: ask for an unencrypted bundle"
-    return f"{name}: damaged inside the bundle ({_reason(error)}); {_NEXT_STEP}"
-
-
-def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    text = _shown(text)[:120]
-    return text or type(error).__name__
-
-
-def _size(count: int) -> str:
-    if count >= _GIB:
-        return f"{count / _GIB:.1f} GiB"
-    if count >= _MIB:
-        return f"{count / _MIB:.1f} MiB"
-    return f"{count:,} bytes"
-
-
-def _most_common(counts: Counter[str]) -> str | None:
-    if not counts:
-        return None
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+    return f"{name}: not a readable zip ({reason(error)}: cut short or damaged); {NEXT_STEP}"

@@ -19,7 +19,6 @@ named ``bundle.zip!member``, recognised by content like any other file
 from __future__ import annotations
 
 import codecs
-import contextlib
 import glob
 import os
 import re
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from npsdiag.errors import NothingToAnalyseError
 from npsdiag.model import SourceKind, SourceStats
+from npsdiag.sources._encoding import decode, text_encoding
 from npsdiag.sources.hostfacts import HOST_FACT_KINDS, host_fact_kind
 from npsdiag.sources.regquery import looks_like_regquery
 
@@ -39,14 +39,18 @@ if TYPE_CHECKING:
     from npsdiag.sources.bundle import BundleInfo, BundleLimits, Member
 
 __all__ = [
+    "CONTENT_PREVIEW",
     "NOT_READ_YET",
     "READABLE_KINDS",
     "Discovery",
     "Source",
     "classify_head",
     "discover",
+    "hide_content",
     "sniff",
     "text_encoding",
+    "why_nothing",
+    "xml_root_name",
 ]
 
 #: Kinds that :func:`npsdiag.sources.read_events` can stream events from. A support bundle
@@ -67,7 +71,6 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members / an emp
 _CAB_MAGIC = b"MSCF"
 _TRACE_SUFFIXES = (".etl", ".cab")
 _GLOB_CHARS = frozenset("*?[")
-_DECLARED_ENCODING = re.compile(rb"""\A\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _EXPORT_HINT = "export the channel with `wevtutil epl AuthZOptCh x.evtx` and pass the .evtx file"
 #: What the health-check script names its files; a folder holding one is an unpacked bundle.
 _BUNDLE_LAYOUT = re.compile(
@@ -156,11 +159,58 @@ class Discovery:
                 "nothing to analyse: no input was given",
                 hint="pass .evtx exports, a folder or a pattern such as C:\\NPS\\*.evtx",
             )
-        first = self.skipped[0]
-        reason = first.messages[0] if first.messages else first.status
-        more = len(self.skipped) - 1
-        tail = f" (and {more} more input{'s' if more != 1 else ''} not readable)" if more else ""
-        raise NothingToAnalyseError(f"nothing to analyse: {reason}{tail}")
+        raise NothingToAnalyseError(f"nothing to analyse: {why_nothing(self.skipped)}")
+
+    def close(self) -> None:
+        """Let go of the archives kept open for reading bundle members (any number of times).
+
+        Reading every source and registry dump does it on the way; call this, or use the
+        discovery as a context manager, when reading may stop early.
+        """
+        from npsdiag.sources.bundle_io import close_reader
+
+        for bundle in self.bundles:
+            close_reader(bundle)
+
+    def __enter__(self) -> Discovery:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+#: Causes before symptoms: an input that could not be read says why; a bundle's own listing
+#: line ("support bundle with 3 files") says nothing about why none of them was read.
+_CAUSE_RANK = {"unreadable": 0, "partial": 1, "skipped": 2}
+_CAUSES_SHOWN = 3
+
+
+def why_nothing(accounts: Sequence[SourceStats]) -> str:
+    """Why none of ``accounts`` could be read, in one line: the causes, most telling first.
+
+    Inputs that could not be read come first (a damaged zip, a full temporary folder, a
+    missing file), then skipped ones; ``listed`` lines (a bundle, a trace) only when nothing
+    else is there. The same cause met by many inputs (every member of one bundle) is given
+    once; at most three causes are given, then how many more inputs there were.
+    """
+    ranked = [account for account in accounts if account.status in _CAUSE_RANK]
+    ranked.sort(key=lambda account: _CAUSE_RANK[account.status])  # stable: input order
+    if not ranked:
+        ranked = list(accounts)
+    causes: list[str] = []
+    seen: set[str] = set()
+    for account in ranked:
+        text = account.messages[0] if account.messages else f"{account.name}: {account.status}"
+        if account.name not in text:
+            text = f"{account.name}: {text}"
+        cause = text.replace(account.name, "")
+        if cause in seen or len(causes) == _CAUSES_SHOWN:
+            continue
+        seen.add(cause)
+        causes.append(text)
+    more = len(accounts) - len(causes)
+    tail = f" (and {more} more input{'s' if more != 1 else ''} not readable)" if more else ""
+    return "; ".join(causes) + tail
 
 
 def discover(inputs: Sequence[str], *, limits: BundleLimits | None = None) -> Discovery:
@@ -240,7 +290,7 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
     if text is not None:
         stripped = text.lstrip()
         if stripped.startswith("<"):
-            root = _xml_root_name(stripped)
+            root = xml_root_name(stripped)
             if root in ("Events", "Event"):
                 return SourceKind.XML, ""
             what = f"an XML document with root <{root}>" if root else "XML or HTML text"
@@ -302,8 +352,9 @@ def _expand_existing(path: Path, found: Discovery) -> Iterator[tuple[Path, Bundl
     if not path.is_dir():
         yield path, None
         return
+    before = len(found.skipped)
     walked = _walk(path, found)
-    if not walked:
+    if not walked and len(found.skipped) == before:
         found.skipped.append(
             _account(
                 str(path),
@@ -345,11 +396,43 @@ def _walk(folder: Path, found: Discovery) -> list[Path]:
             )
         )
 
+    inside = Path(os.path.realpath(folder))
     files: list[Path] = []
-    # Symlinked folders are not followed, so a link loop cannot make the walk endless.
-    for root, _, names in os.walk(folder, onerror=on_error, followlinks=False):
-        files.extend(Path(root) / name for name in names)
+    # Links to folders are never walked into (a link loop cannot make the walk endless), and
+    # a link to a file is read only when the file is inside the folder: what lies outside
+    # is not what was handed over (notes.txt -> /etc/shadow).
+    for root, folders, names in os.walk(folder, onerror=on_error, followlinks=False):
+        for name in folders:
+            path = Path(root) / name
+            if path.is_symlink():
+                found.skipped.append(
+                    _account(
+                        str(path), SourceKind.UNKNOWN, "skipped", _link_note(path, inside, "folder")
+                    )
+                )
+        for name in names:
+            path = Path(root) / name
+            if path.is_symlink() and not _within(Path(os.path.realpath(path)), inside):
+                found.skipped.append(
+                    _account(
+                        str(path), SourceKind.UNKNOWN, "skipped", _link_note(path, inside, "file")
+                    )
+                )
+                continue
+            files.append(path)
     return sorted(files, key=lambda path: path.relative_to(folder).parts)
+
+
+def _link_note(path: Path, inside: Path, what: str) -> str:
+    where = "inside" if _within(Path(os.path.realpath(path)), inside) else "outside"
+    return (
+        f"{path}: a link to a {what} {where} the folder; not followed "
+        f"(pass the {what} itself to read it)"
+    )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _classify(
@@ -443,6 +526,9 @@ def _drop_copies(found: Discovery) -> None:
                 break
     if not copies:
         return
+    for source in (*found.sources, *found.registry_dumps):
+        if source.name in copies and source.bundle is not None:
+            source.bundle.pending -= 1  # never read: not waited for
     found.sources = [source for source in found.sources if source.name not in copies]
     found.registry_dumps = [s for s in found.registry_dumps if s.name not in copies]
     found.host_facts = [s for s in found.host_facts if s.name not in copies]
@@ -511,58 +597,19 @@ def _identity(path: Path) -> str:
     return os.path.normcase(resolved)
 
 
-def text_encoding(head: bytes) -> str | None:
-    """The codec that decodes ``head`` as text, or None when it looks binary.
-
-    Knows UTF-8 and UTF-16 with or without a byte-order mark (Windows tools write UTF-16
-    when redirected), and the encoding an XML declaration names.
-    """
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = head[:512]
-    if len(sample) >= 4:
-        # UTF-16 without a BOM: ASCII text leaves every other byte zero.
-        odd_zeros = sample[1::2].count(0)
-        even_zeros = sample[0::2].count(0)
-        half = len(sample) // 2
-        if odd_zeros > half * 0.8 and even_zeros < half * 0.2:
-            return "utf-16-le"
-        if even_zeros > half * 0.8 and odd_zeros < half * 0.2:
-            return "utf-16-be"
-    if b"\x00" in sample:
-        return None
-    encoding = "utf-8"
-    declared = _DECLARED_ENCODING.match(head)
-    if declared is not None:
-        name = declared[1].decode("ascii").lower()
-        with contextlib.suppress(LookupError):
-            if not codecs.lookup(name).name.startswith("utf-16"):
-                encoding = name
-    try:
-        text = head.decode(encoding)
-    except UnicodeDecodeError as error:
-        # The head may end in the middle of a character; anything earlier is not text.
-        if error.start < len(head) - 4:
-            return None
-        text = head[: error.start].decode(encoding)
-    controls = sum(1 for char in text[:512] if ord(char) < 32 and char not in "\r\n\t\f")
-    return encoding if controls <= len(text[:512]) // 20 else None
-
-
 def _decode_head(head: bytes) -> str | None:
-    """The head as text if it looks like text."""
+    """The head as text if it looks like text (decoded as its reader will)."""
     encoding = text_encoding(head)
     if encoding is None:
         return None
     if encoding.startswith("utf-16"):
         head = head[: len(head) - len(head) % 2]
-    return head.decode(encoding, errors="replace")
+    return decode(head, encoding)
 
 
-def _xml_root_name(text: str) -> str:
-    """The local name of the first element, skipping the XML declaration, comments, DOCTYPE."""
+def xml_root_name(text: str) -> str:
+    """The local name of the first element, skipping the XML declaration, processing
+    instructions, comments, CDATA, a DOCTYPE (with its internal subset) and stray end tags."""
     position = 0
     while True:
         start = text.find("<", position)
@@ -572,7 +619,15 @@ def _xml_root_name(text: str) -> str:
             end = text.find("?>", start)
         elif text.startswith("<!--", start):
             end = text.find("-->", start)
+        elif text.startswith("<![CDATA[", start):
+            end = text.find("]]>", start)
         elif text.startswith("<!", start):
+            end = text.find(">", start)
+            subset = text.find("[", start, end if end >= 0 else len(text))
+            if subset >= 0:  # <!DOCTYPE x [ ... ]>: the subset may hold ">"
+                closing = text.find("]", subset)
+                end = text.find(">", closing) if closing >= 0 else -1
+        elif text.startswith("</", start):
             end = text.find(">", start)
         else:
             name = []
@@ -584,6 +639,26 @@ def _xml_root_name(text: str) -> str:
         if end < 0:
             return ""
         position = end + 1
+
+
+#: What a note quotes of a file that is not a log (its first characters or bytes, the name of
+#: its XML root): such a file can hold anything, so a redacted report must not show it.
+CONTENT_PREVIEW = re.compile(
+    r"(?P<what>text|binary data) starting with "
+    r"(?:'(?:[^'\\]|\\.){0,200}'|\"(?:[^\"\\]|\\.){0,200}\"|[0-9A-F]{2}(?: [0-9A-F]{2}){0,7})"
+    r"|(?P<root>with root|first element is) <[^<>]{0,200}>"
+)
+
+
+def hide_content(message: str) -> str:
+    """``message`` without the content of an unrecognised file it quotes (for ``--redact``)."""
+
+    def hidden(match: re.Match[str]) -> str:
+        if match.group("what"):
+            return f"{match.group('what')} (content not shown: --redact)"
+        return f"{match.group('root')} <...> (not shown: --redact)"
+
+    return CONTENT_PREVIEW.sub(hidden, message)
 
 
 def _unknown_note(head: bytes, text: str | None, suffix: str) -> str:

@@ -187,10 +187,7 @@ def looks_like_regquery(head: bytes) -> bool:
         such an error. An empty dump (a missing key redirected with ``>``) cannot be told from
         any other empty file and gives False.
     """
-    try:
-        encoding, body = _detect_encoding(head)
-    except TextDumpError:
-        return False
+    encoding, body = _detect_encoding(head)
     if encoding.startswith("utf-16"):
         body = body[: len(body) - len(body) % 2]
     text = body.decode(encoding, errors="replace")
@@ -261,7 +258,7 @@ def parse_regquery(data: bytes, name: str) -> RegistryDump:
             f"{name}: {len(data):,} bytes or more, far too large for a REG QUERY dump",
             hint="pass the output of REG QUERY for one key",
         )
-    encoding, text = _decode(data, name)
+    encoding, text = _decode(data)
     keys: dict[str, dict[str, RegValue]] = {}
     key_lines: dict[str, int] = {}
     folded_lines: dict[str, int] = {}
@@ -351,9 +348,8 @@ def _key_path(stripped: str) -> str | None:
 def _detect_encoding(data: bytes) -> tuple[str, bytes]:
     """``(codec, bytes without the byte-order mark)``; guesses UTF-16 without a BOM.
 
-    Raises:
-        TextDumpError: NUL bytes that are not UTF-16 (a binary file); the message has no
-            file name, callers add it.
+    Anything else is "utf-8" (read as Windows-1252 where it is not UTF-8): a NUL there is a
+    control character, which the parser names by its line.
     """
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8", data[len(codecs.BOM_UTF8) :]
@@ -372,37 +368,23 @@ def _detect_encoding(data: bytes) -> tuple[str, bytes]:
         return "utf-16-le", data
     if half and even_zeros >= half * 0.8 and odd_zeros <= half * 0.2:
         return "utf-16-be", data
-    offset = data.index(b"\x00")
-    raise TextDumpError(f"byte {offset} is a NUL byte outside UTF-16 text: a binary file")
+    return "utf-8", data
 
 
-def _decode(data: bytes, name: str) -> tuple[str, str]:
-    """``(codec, text)``: the dump decoded strictly, never with replacement characters."""
+def _decode(data: bytes) -> tuple[str, str]:
+    """``(codec, text)``: the dump decoded; never raises.
+
+    UTF-8 where it all is, else Windows-1252 (``reg`` run in ``cmd.exe`` writes the ANSI code
+    page); a byte neither decodes (one of the five Windows-1252 leaves undefined, broken
+    UTF-16) becomes U+FFFD, as the recognition of the file by content assumes.
+    """
+    encoding, body = _detect_encoding(data)
+    if encoding != "utf-8":
+        return encoding, body.decode(encoding, "replace")
     try:
-        encoding, body = _detect_encoding(data)
-    except TextDumpError as error:
-        raise TextDumpError(
-            f"{name}: {error.message}, not a REG QUERY dump",
-            hint="pass the text file REG QUERY wrote",
-        ) from None
-    try:
-        return encoding, body.decode(encoding)
-    except UnicodeDecodeError as error:
-        if encoding != "utf-8":
-            raise TextDumpError(
-                f"{name}: not valid {encoding.upper()} text at byte {error.start}: "
-                "the file is damaged or not a REG QUERY dump",
-                hint="pass the text file REG QUERY wrote",
-            ) from None
-    # Not UTF-8: reg run in cmd.exe writes the ANSI code page.
-    try:
-        return "cp1252", body.decode("cp1252")
-    except UnicodeDecodeError as error:
-        raise TextDumpError(
-            f"{name}: byte {error.start} ({body[error.start]:#04x}) is not text in UTF-8, "
-            "UTF-16 or Windows-1252: not a REG QUERY dump",
-            hint="pass the text file REG QUERY wrote",
-        ) from None
+        return encoding, body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252", body.decode("cp1252", "replace")
 
 
 def _error(name: str, number: int, problem: str) -> TextDumpError:

@@ -35,12 +35,14 @@ server's local time without a zone. A time without a zone is read as if it were 
 in ``SourceStats.zoneless_times``; ``npsdiag.clock`` then finds the server's offset from events
 seen in a UTC input too (or takes it from ``--utc-offset``) and shifts the times.
 
-The file is read as a stream, in blocks, and decoded strictly: UTF-16 with a byte-order mark
-(Windows PowerShell's ``Out-File`` and ``>``), UTF-16 without one, UTF-8 with or without one,
-and Windows-1252 (``cmd.exe`` redirections) line by line where a line is not UTF-8. Bytes that
-none of these decode, and a dump written in another language than English (its header labels
-are translated, e.g. ``Protokollname:``), stop the file with a message naming the line; events
-read before stay, and the rest of the run goes on.
+The file is read as a stream, in blocks: UTF-16 with a byte-order mark (Windows PowerShell's
+``Out-File`` and ``>``), UTF-16 without one, UTF-8 with or without one, and Windows-1252
+(``cmd.exe`` redirections) line by line where a line is not UTF-8. Bytes that none of these
+decode (a NUL, a byte Windows-1252 leaves undefined, broken UTF-16) never stop the file: they
+are read as U+FFFD, the file is ``partial`` and a note names the first such line. A dump
+written in another language than English (its header labels are translated, e.g.
+``Protokollname:``) stops the file with a message naming the line; events read before stay,
+and the rest of the run goes on.
 
 References:
     - https://learn.microsoft.com/windows-server/administration/windows-commands/wevtutil
@@ -174,6 +176,7 @@ _SNIFF_BYTES = 4096
 #: No real line comes near this; a longer one means the file is not a text dump.
 _MAX_LINE_BYTES = 64 << 20
 _EXPORT_HINT = "export the log as .evtx instead (`wevtutil epl Security x.evtx`)"
+_REPLACEMENT = "\ufffd"
 
 
 @dataclass(slots=True)
@@ -275,9 +278,10 @@ class _Reader:
         self.seen_text = False
         self.stopped = False
         self.closed = False
+        self.damage = _Damage()
 
     def read(self, stream: ByteStream) -> Iterator[Event]:
-        for number, line in _lines(stream, self.name):
+        for number, line in _lines(stream, self.name, self.damage):
             if not self.seen_text and line.strip():
                 self.seen_text = True
             start = _EVENT_START.match(line)
@@ -415,6 +419,16 @@ class _Reader:
         if stats.records_failed > stats.MAX_MESSAGES:
             hidden = stats.records_failed - stats.MAX_MESSAGES
             stats.messages.append(f"{hidden} more event errors not listed")
+        damage = self.damage
+        if damage.first:
+            stats.messages.append(
+                f"{self.name}: line {damage.first}"
+                + (f" and {damage.lines - 1} more" if damage.lines > 1 else "")
+                + f" held bytes that are not {damage.what}: they were read with U+FFFD in their "
+                "place; copy the file again if the events there matter"
+            )
+            if stats.status == "ok":
+                stats.status = "partial"
         # What the times mean is settled later, against the other inputs (npsdiag.clock).
         stats.zoneless_times = self.zoneless
         if self.stopped:
@@ -488,11 +502,23 @@ def _nps_fields(lines: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _lines(stream: ByteStream, name: str) -> Iterator[tuple[int, str]]:
+@dataclass(slots=True)
+class _Damage:
+    """Lines whose bytes were not text and were read with U+FFFD in their place."""
+
+    first: int = 0  # the first such line (0: none)
+    lines: int = 0  # how many lines (UTF-16: blocks) held such bytes
+    what: str = ""  # what the bytes were not
+
+
+def _lines(stream: ByteStream, name: str, damage: _Damage) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of the whole stream, line ends removed; numbers from 1.
 
-    Blocks are cut at line ends, decoded strictly, and split. Bad bytes end the stream with a
-    TextDumpError naming their line, after every line before it was given.
+    Blocks are cut at line ends, decoded, and split. Bytes that are not text (a NUL, a byte
+    Windows-1252 leaves undefined, broken UTF-16) never stop the stream: they become U+FFFD
+    and are counted in ``damage``. A line longer than the limit, or a UTF-16 file cut in the
+    middle of a character, ends the stream with a TextDumpError naming the line, after every
+    line before it was given.
     """
     head = stream.read(_BLOCK)
     while 0 < len(head) < _SNIFF_BYTES:  # a stream may give little at a time
@@ -524,8 +550,7 @@ def _lines(stream: ByteStream, name: str) -> Iterator[tuple[int, str]]:
                     f"{name}: line {number + _count_lines(block, encoding) + 1}: the file ends "
                     "in the middle of a UTF-16 character (cut short?); copy the file again"
                 )
-            text, decode_error = _decode_block(block, encoding, name, number)
-            error = decode_error or error
+            text = _decode_block(block, encoding, number, damage)
             lines = text.split("\n")
             if error is not None or not at_end or lines[-1] == "":
                 # The text ends with a line end (nothing after it yet), or with the line that
@@ -587,52 +612,37 @@ def _count_lines(block: bytes, encoding: str) -> int:
     return block.decode(codec, "replace").count("\n")
 
 
-def _decode_block(
-    block: bytes, encoding: str, name: str, lines_before: int
-) -> tuple[str, TextDumpError | None]:
-    """The block as text, or the text of the lines before its first bad one and the error.
-
-    The text given with an error ends with a line end (or is empty).
-    """
+def _decode_block(block: bytes, encoding: str, lines_before: int, damage: _Damage) -> str:
+    """The block as text; bytes that are not text become U+FFFD and are noted in ``damage``."""
     if encoding != "8bit":
         try:
-            return block.decode(encoding), None
+            return block.decode(encoding)
         except UnicodeDecodeError as error:
             good = block[: error.start].decode(encoding, "replace")
-            good = good[: good.rfind("\n") + 1]
-            line = lines_before + good.count("\n") + 1
-            return good, TextDumpError(
-                f"{name}: line {line}: bytes that are not {encoding.upper()} text: the file "
-                f"is damaged or not a wevtutil text dump; {_EXPORT_HINT}"
-            )
+            _note(damage, lines_before + good.count("\n") + 1, f"{encoding.upper()} text")
+            return block.decode(encoding, "replace")
     if b"\x00" not in block:
         try:
-            return block.decode("utf-8"), None
+            return block.decode("utf-8")
         except UnicodeDecodeError:
             pass
     # Not all UTF-8: decide line by line (cmd.exe writes the ANSI code page, Windows-1252).
     parts: list[str] = []
     for offset, raw in enumerate(block.split(b"\n")):
-        line = lines_before + offset + 1
-        if b"\x00" in raw:
-            return _before(parts), TextDumpError(
-                f"{name}: line {line}: a NUL byte in the text (UTF-16 without a byte-order "
-                f"mark, or not text at all): the file is damaged or not a wevtutil text dump; "
-                f"{_EXPORT_HINT}"
-            )
+        bad = raw.count(0)
         try:
-            parts.append(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            try:
-                parts.append(raw.decode("cp1252"))
-            except UnicodeDecodeError as error:
-                return _before(parts), TextDumpError(
-                    f"{name}: line {line}: byte {raw[error.start]:#04x} is not text in UTF-8, "
-                    f"UTF-16 or Windows-1252: the file is damaged or not a wevtutil text dump; "
-                    f"{_EXPORT_HINT}"
-                )
-    return "\n".join(parts), None
+            text = raw.decode("cp1252", "replace")
+            bad += text.count(_REPLACEMENT)
+        if bad:
+            _note(damage, lines_before + offset + 1, "text (NUL, or undefined in Windows-1252)")
+            text = text.replace("\x00", _REPLACEMENT)
+        parts.append(text)
+    return "\n".join(parts)
 
 
-def _before(parts: list[str]) -> str:
-    return "".join(part + "\n" for part in parts)
+def _note(damage: _Damage, line: int, what: str) -> None:
+    if not damage.first:
+        damage.first, damage.what = line, what
+    damage.lines += 1

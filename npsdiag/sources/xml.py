@@ -13,9 +13,19 @@ The parser resolves no entities, fetches nothing from the network and accepts hu
 ``http://schemas.microsoft.com/win/2004/08/events/event`` namespace, another one, or none all
 work.
 
-A syntax error stops the strict pass. The file is then parsed again in lxml's recover mode:
-events after the damage are kept when they come out whole, the damaged event is counted as
-failed, and if recovery yields nothing more, everything read before the error is kept.
+Every ``Event`` element is an event, however deep the elements around it (``<Events>``
+inside ``<Events>``) are nested. One inside another (which the event schema never allows, and
+which a lost end tag followed by a stray one produces) is an event of its own, read before the
+one around it, not that one's data.
+
+Any error lxml reports, fatal or not, ends the strict pass; the events it completed are kept.
+The rest of the file is then cut into one slice per event by their tags alone
+(:mod:`npsdiag.sources._xml_segments`) and each slice is parsed on its own, so damage (a lost
+end tag, a stray tag or DOCTYPE between events, nesting deeper than lxml allows, an undefined
+entity) costs only the event it lies in: every event is either read or counted as failed, and
+the message names the line of the first error. A DOCTYPE before the events is never a reason
+to refuse the file: it is ignored (no entity is ever expanded) and the events are read one by
+one.
 
 References:
     - Event schema: https://learn.microsoft.com/windows/win32/wes/eventschema-schema
@@ -24,11 +34,12 @@ References:
 
 from __future__ import annotations
 
-import codecs
 import contextlib
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -41,7 +52,9 @@ from npsdiag.sources import (
     one_line,
     parse_event_time,
 )
-from npsdiag.sources.discover import text_encoding
+from npsdiag.sources._encoding import incremental_decoder, text_encoding
+from npsdiag.sources._xml_segments import MAX_EVENT_CHARS, Segment, Segmenter
+from npsdiag.sources.discover import xml_root_name
 
 __all__ = ["event_from_element", "read_xml"]
 
@@ -49,8 +62,8 @@ _READ_SIZE = 1 << 16
 _ROOT_OPEN = b"<npsdiag-export>"
 _ROOT_CLOSE = b"</npsdiag-export>"
 _DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>", re.IGNORECASE)
-_FIRST_ELEMENT = re.compile(r"<\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
 _EVENT_LOCAL_NAMES = ("Event", "Events")
+_SEGMENT_ROOT = "npsdiag-event"
 
 
 def read_xml(source: Source, stats: SourceStats, relevant: Relevance | None) -> Iterator[Event]:
@@ -72,26 +85,31 @@ def read_xml(source: Source, stats: SourceStats, relevant: Relevance | None) -> 
         stats.finish()
 
 
+class _Damage(Exception):
+    """The strict pass met an error: where, what lxml said, and whether it was fatal (a
+    non-fatal error, such as a namespace prefix declared nowhere, loses nothing)."""
+
+    def __init__(self, line: int, message: str, fatal: bool) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+        self.fatal = fatal
+
+
 class _Reader:
-    """One pass over one file, and the accounting shared by the strict and recover passes."""
+    """One file: the strict pass, then (on damage) the event-by-event recovery."""
 
     def __init__(self, source: Source, stats: SourceStats, relevant: Relevance | None) -> None:
         self.source = source
         self.stats = stats
         self.relevant = relevant
-        self.seen = 0  # Event elements met in the strict pass (converted or failed)
+        self.seen = 0  # events the strict pass converted (read or failed)
 
     def read(self) -> Iterator[Event]:
         try:
-            encoding, root = self._sniff()
+            encoding, root, doctype = self._sniff()
         except OSError as error:
             self._unreadable(f"cannot read ({error.strerror or type(error).__name__})")
-            return
-        if root == "!DOCTYPE":
-            self._unreadable(
-                "declares a DOCTYPE, which event exports never do; not read "
-                "(entities are never expanded): export the channel again"
-            )
             return
         if root not in _EVENT_LOCAL_NAMES:
             what = f"<{root}>" if root else "no element"
@@ -101,51 +119,144 @@ class _Reader:
             )
             return
         try:
-            for element in self._elements(encoding, recover=False):
-                self.seen += 1
-                event = self._convert(element)
-                if event is not None:
-                    yield event
-        except etree.XMLSyntaxError as error:
-            yield from self._recover(encoding, error)
+            if doctype:
+                # lxml would stop at the declaration: every event is read on its own instead.
+                yield from self._recover(encoding)
+                return
+            try:
+                for element in self._strict(encoding):
+                    self.seen += 1
+                    event = self._convert(element, element.sourceline or 0)
+                    if event is not None:
+                        yield event
+            except _Damage as damage:
+                what = "malformed XML" if damage.fatal else "XML error"
+                self.stats.messages.append(
+                    f"{self.source.name}: {what} at line {damage.line}: "
+                    f"{one_line(damage.message)}; the events after it are read one by one"
+                )
+                yield from self._recover(encoding)
+                if damage.fatal and self.stats.status == "ok":
+                    # Damage between events: no event lost, but the file is not what was written.
+                    self.stats.status = "partial"
         except OSError as error:
             self.stats.status = "partial" if self.stats.records_read else "unreadable"
             self.stats.messages.append(
                 f"{self.source.name}: reading stopped ({error.strerror or type(error).__name__})"
             )
 
-    def _recover(self, encoding: str, error: etree.XMLSyntaxError) -> Iterator[Event]:
-        """Parse again leniently and keep the whole events that follow the damage."""
-        line = error.lineno or 0
-        self.stats.messages.append(
-            f"{self.source.name}: malformed XML at line {line}: {one_line(error.msg or str(error))}"
+    def _strict(self, encoding: str) -> Iterator[Any]:
+        """Every Event element as it ends (one inside another before it), each complete.
+
+        Raises:
+            _Damage: lxml reported an error; events completed in the same chunk are not
+                yielded (the recovery reads them).
+        """
+        parser = etree.XMLPullParser(
+            events=("start", "end"),
+            tag="{*}Event",
+            recover=False,
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+            remove_comments=True,
+            remove_pis=True,
         )
-        damaged = False
-        index = 0
-        with contextlib.suppress(etree.XMLSyntaxError, OSError):
-            # Recovery goes as far as it can; everything read up to there is kept.
-            for element in self._elements(encoding, recover=True):
-                index += 1
-                if index <= self.seen:
-                    _release(element)  # read in the strict pass already
-                elif index == self.seen + 1 and (element.sourceline or 0) <= line:
-                    damaged = True  # the event the error fell in, as lxml patched it up
-                    _release(element)
-                else:
-                    event = self._convert(element)
+        depth = 0  # Event elements open around the one that ends
+        etree.clear_error_log()
+        with open(self.source.path, "rb") as stream:
+            chunks = ((_ROOT_OPEN,), _utf8_chunks(stream, encoding), (None,))
+            for chunk in itertools.chain.from_iterable(chunks):
+                try:
+                    if chunk is None:
+                        parser.feed(_ROOT_CLOSE)
+                        parser.close()
+                    else:
+                        parser.feed(chunk)
+                except etree.XMLSyntaxError as error:
+                    # The exception names the last error, often a consequence of the first;
+                    # the thread's log, cleared at the start, holds them all.
+                    raise _first_error(error.error_log, error) from None
+                for action, element in parser.read_events():
+                    if action == "start":
+                        depth += 1
+                        continue
+                    depth -= 1
+                    yield element
+
+    def _recover(self, encoding: str) -> Iterator[Event]:
+        """Read every event not read yet on its own (see ``_xml_segments``)."""
+        segmenter = Segmenter(skip=self.seen)
+        with open(self.source.path, "rb") as stream:
+            for chunk in _text_chunks(stream, encoding):
+                for segment in segmenter.feed(chunk):
+                    event = self._segment(segment)
                     if event is not None:
                         yield event
-        if damaged:
-            self.stats.note_error(f"event at line {line}: damaged XML, not read")
-        elif not self.stats.records_read and not self.stats.records_failed:
-            self.stats.status = "unreadable"
-        elif self.stats.status == "ok":
-            # No event was cut: the damage lies outside the events (e.g. a missing end tag).
-            self.stats.status = "partial"
+            for segment in segmenter.close():
+                event = self._segment(segment)
+                if event is not None:
+                    yield event
+        if segmenter.doctypes:
+            lines = ", ".join(str(line) for line in segmenter.doctypes[:5])
+            self.stats.messages.append(
+                f"{self.source.name}: a DOCTYPE declaration (line {lines}), which event exports "
+                "never have, was ignored: no entity is expanded, nothing is fetched"
+            )
 
-    def _convert(self, element: Any) -> Event | None:
+    def _segment(self, segment: Segment) -> Event | None:
+        """Parse one event's text alone; count it as failed when it does not parse."""
+        where = f"event at line {segment.line}"
+        if segment.lost:
+            self.stats.note_error(f"{where}: damaged XML (the error is inside it), not read")
+            return None
+        if segment.oversized:
+            self.stats.note_error(
+                f"{where}: more than {MAX_EVENT_CHARS >> 20} MiB of text without its end tag; "
+                "not read"
+            )
+            return None
+        declarations = "".join(
+            f" xmlns:{prefix}={quoteattr(uri)}" for prefix, uri in segment.namespaces
+        )
+        # The wrapper shares the event's first line, so lxml's line numbers stay the file's
+        # once the segment's own line is added.
+        text = f"<{_SEGMENT_ROOT}{declarations}>{segment.text}</{_SEGMENT_ROOT}>"
+        # Recover mode only so that a non-fatal error (a prefix declared nowhere) does not
+        # raise; any fatal error makes the event damaged, as in the strict pass.
+        parser = etree.XMLParser(
+            recover=True,
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        damage: _Damage | None = None
+        try:
+            root = etree.fromstring(text.encode("utf-8"), parser)
+        except etree.XMLSyntaxError as error:  # recover mode can still give up
+            root, damage = None, _first_error(parser.error_log, error)
+        else:
+            if len(parser.error_log):
+                damage = _first_error(parser.error_log, None)
+        if root is None or (damage is not None and damage.fatal):
+            damage = damage or _Damage(1, "no element", True)
+            line = segment.line + max(damage.line, 1) - 1
+            self.stats.note_error(
+                f"{where}: damaged XML, not read (line {line}: {one_line(damage.message, 160)})"
+            )
+            return None
+        element = _child(root, "Event")
+        if element is None:  # pragma: no cover - a segment always starts with <Event
+            self.stats.note_error(f"{where}: damaged XML, not read")
+            return None
+        return self._convert(element, segment.line + (element.sourceline or 1) - 1)
+
+    def _convert(self, element: Any, line: int) -> Event | None:
         """Count one Event element; return it as an Event when relevant and readable."""
-        where = f"event at line {element.sourceline}"
+        where = f"event at line {line}"
         try:
             try:
                 system = _system(element)
@@ -171,59 +282,34 @@ class _Reader:
         self.stats.records_relevant += 1
         return event
 
-    def _elements(self, encoding: str, *, recover: bool) -> Iterator[Any]:
-        """Top-level Event elements in file order, each complete when yielded."""
-        parser = etree.XMLPullParser(
-            events=("end",),
-            tag="{*}Event",
-            recover=recover,
-            huge_tree=True,
-            resolve_entities=False,
-            no_network=True,
-            remove_comments=True,
-            remove_pis=True,
-        )
-        with open(self.source.path, "rb") as stream:
-            try:
-                parser.feed(_ROOT_OPEN)
-                for chunk in _utf8_chunks(stream, encoding):
-                    parser.feed(chunk)
-                    yield from _top_events(parser)
-                parser.feed(_ROOT_CLOSE)
-                parser.close()
-            except etree.XMLSyntaxError:
-                # Events completed before the error, in the same chunk, still count.
-                yield from _top_events(parser)
-                raise
-            yield from _top_events(parser)
-
-    def _sniff(self) -> tuple[str, str]:
-        """The file's encoding and the local name of its first element."""
+    def _sniff(self) -> tuple[str, str, bool]:
+        """The file's encoding, the local name of its first element, and whether a DOCTYPE
+        comes before it."""
         with open(self.source.path, "rb") as stream:
             head = stream.read(4096)
         encoding = text_encoding(head) or "utf-8"
-        text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head)
+        text = incremental_decoder(encoding).decode(head)
         text = _DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
-        position = 0
-        while True:  # skip comments, processing instructions and a DOCTYPE
-            start = text.find("<", position)
-            if start < 0:
-                return encoding, ""
-            if text.startswith("<!DOCTYPE", start):
-                return encoding, "!DOCTYPE"
-            if text.startswith(("<!--", "<?", "<!"), start):
-                closer = "-->" if text.startswith("<!--", start) else ">"
-                end = text.find(closer, start)
-                if end < 0:
-                    return encoding, ""
-                position = end + len(closer)
-                continue
-            match = _FIRST_ELEMENT.match(text, start)
-            return encoding, match[1] if match else ""
+        root = xml_root_name(text)
+        before = text[: text.find("<" + root)] if root else text
+        return encoding, root, "<!DOCTYPE" in before
 
     def _unreadable(self, reason: str) -> None:
         self.stats.status = "unreadable"
         self.stats.messages.append(f"{self.source.name}: {reason}")
+
+
+def _first_error(log: Any, error: etree.XMLSyntaxError | None) -> _Damage:
+    """The first fatal error lxml logged, else its first error (an exception names the last
+    one, often a consequence of the first)."""
+    errors = [entry for entry in log if entry.level >= etree.ErrorLevels.ERROR]
+    fatal = [entry for entry in errors if entry.level >= etree.ErrorLevels.FATAL]
+    first = (fatal or errors or [None])[0]
+    if first is not None:
+        return _Damage(first.line, first.message, bool(fatal))
+    if error is not None:
+        return _Damage(error.lineno or 0, error.msg or str(error), True)
+    return _Damage(0, "malformed XML", True)
 
 
 def event_from_element(element: Any, origin: str) -> Event:
@@ -329,44 +415,52 @@ def _event_data(section: Any, fields: dict[str, str], data: list[str]) -> None:
 
 def _leaves(element: Any, fields: dict[str, str]) -> None:
     """``Leaf`` for the text of every element without children, ``Element@Attr`` for
-    attributes (namespace declarations are not attributes in lxml)."""
-    name = _local(element)
-    for attribute, value in element.attrib.items():
-        add_field(fields, f"{name}@{etree.QName(attribute).localname}", value)
-    children = [child for child in element if isinstance(child.tag, str)]
-    if not children:
-        add_field(fields, name, element.text or "")
-        return
-    if element.text and element.text.strip():
-        add_field(fields, name, element.text)
-    for child in children:
-        _leaves(child, fields)
+    attributes (namespace declarations are not attributes in lxml), in document order.
 
-
-def _top_events(parser: Any) -> Iterator[Any]:
-    """The Event elements that just ended and sit at the top level (not nested)."""
-    for _, element in parser.read_events():
-        parent = element.getparent()
-        if parent is None:
+    Walked with a stack, not by recursion: lxml lets elements nest 2,048 deep, deeper than
+    Python's recursion limit.
+    """
+    stack = [element]
+    while stack:
+        node = stack.pop()
+        name = _local(node)
+        for attribute, value in node.attrib.items():
+            add_field(fields, f"{name}@{etree.QName(attribute).localname}", value)
+        children = [child for child in node if isinstance(child.tag, str)]
+        if not children:
+            add_field(fields, name, node.text or "")
             continue
-        grandparent = parent.getparent()
-        # Top level: directly in the synthetic root, or in <Events> directly in it.
-        if grandparent is None or (_local(parent) == "Events" and grandparent.getparent() is None):
-            yield element
+        if node.text and node.text.strip():
+            add_field(fields, name, node.text)
+        stack.extend(reversed(children))
 
 
 def _release(element: Any) -> None:
-    """Free a converted element and the siblings before it (memory stays flat)."""
+    """Free a converted element (memory stays flat).
+
+    A top-level event goes with the siblings before it (events already converted); an event
+    inside another is taken out of it, and nothing else, so that the other event's own
+    elements stay for its conversion and it does not hold this one as data.
+    """
     element.clear(keep_tail=False)
     parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
+    if parent is None:
+        return
+    if next(element.iterancestors("{*}Event"), None) is not None:
+        parent.remove(element)
+        return
+    while element.getprevious() is not None:
+        del parent[0]
 
 
-def _utf8_chunks(stream: BinaryIO, encoding: str) -> Iterator[bytes]:
-    """The file as UTF-8, without BOM or XML declaration (the synthetic root comes first)."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+def _text_chunks(stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file as text, without BOM or XML declaration (the synthetic root comes first).
+
+    Bytes that are not text in the encoding never stop reading: in UTF-8, a byte that is not
+    part of a character is read as Windows-1252 (what an editor saving in the ANSI code page
+    leaves), see :func:`npsdiag.sources._encoding.decoder`.
+    """
+    decoder = incremental_decoder(encoding)
     started = False
     pending = ""
     while True:
@@ -379,16 +473,23 @@ def _utf8_chunks(stream: BinaryIO, encoding: str) -> Iterator[bytes]:
             pending = _DECLARATION.sub("", pending.lstrip("\ufeff"), count=1)
             text, started = pending, True
         if text:
-            yield text.encode("utf-8")
+            yield text
         if not block:
             return
+
+
+def _utf8_chunks(stream: BinaryIO, encoding: str) -> Iterator[bytes]:
+    """:func:`_text_chunks` as UTF-8, what lxml is fed."""
+    for text in _text_chunks(stream, encoding):
+        yield text.encode("utf-8", errors="surrogatepass")
 
 
 def _local(element: Any) -> str:
     tag = element.tag
     if not isinstance(tag, str):
         return ""
-    return tag.rpartition("}")[2]
+    # A prefix lxml could not bind (declared nowhere) stays in the tag: drop it too.
+    return tag.rpartition("}")[2].rpartition(":")[2]
 
 
 def _child(element: Any, name: str) -> Any:

@@ -1,0 +1,444 @@
+"""Run one case of ``npsdiag batch``: analyse it, redact it, write its reports, summarise it.
+
+Used in the batch's own process (``--workers 1``) and in its worker processes
+(:mod:`npsdiag.batch_pool`). Any error becomes a failed :class:`CaseSummary` with a short kind
+and a one-line reason; only interrupts (Ctrl+C, SIGTERM) go through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import shlex
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, cast
+
+from npsdiag.batch_find import Case
+from npsdiag.batch_output import REPORT_FILES, case_folder, discard_reports
+from npsdiag.errors import (
+    BundleError,
+    InputError,
+    NothingToAnalyseError,
+    NpsdiagError,
+    UsageError,
+)
+from npsdiag.report._view import (
+    DEFAULT_MAX_EVIDENCE,
+    DEFAULT_MAX_INCIDENTS,
+    DEFAULT_MAX_USER_ATTEMPTS,
+)
+
+if TYPE_CHECKING:
+    from npsdiag.catalog import Catalog
+    from npsdiag.model import Analysis, SourceStats
+    from npsdiag.report import ReportOptions
+
+__all__ = [
+    "SEVERITY_RANK",
+    "CaseCause",
+    "CaseFamily",
+    "CaseSummary",
+    "CaseTimedOut",
+    "Task",
+    "WorkerState",
+    "failed_summary",
+    "load_redactor",
+    "make_state",
+    "one_line",
+    "run_case",
+    "summarise",
+    "time_limit",
+    "timed_out_summary",
+]
+
+#: Severity order of the catalog, worst first (used to rank cases and causes).
+SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+_REASON_LIMIT = 300
+_READ_STATUSES = frozenset({"ok", "partial"})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseCause:
+    """One catalog entry found in one case (problems with the same entry merged)."""
+
+    entry_id: str
+    family: str
+    title: str
+    severity: str
+    users: int
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFamily:
+    """One cause family in one case: distinct users and incidents over its entries."""
+
+    family: str
+    users: int
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """What the index needs to know about one case (small: it crosses process borders).
+
+    Attributes:
+        case: the case.
+        status: ``ok`` (read and reported) or ``failed``.
+        failure_kind: for a failed case, a short label for the summary line
+            (``unusable zip``, ``nothing readable``, ``bad bundle``, ``unreadable input``,
+            ``worker crashed``, ``cannot write report``, ``error``, ``internal error``).
+        reason: for a failed case, one line saying why.
+        server: the computer most events came from, when any event named one.
+        problems: number of ranked problems.
+        top_entry_id, top_title, top_severity: the first (worst) problem, or None.
+        causes: per catalog entry, in the analysis' problem order.
+        families: per cause family, sorted by family.
+        affected_users: persons with a failed attempt (``npsdiag.counts``).
+        incidents: authentication attempts analysed (notices not included).
+        failed_incidents: incidents whose outcome was a failure.
+        verdict: the case's ``npsdiag.model.Verdict`` (``no-evidence`` when its logs hold
+            no sign-in attempt), or None for a failed case.
+        start, end: the data's time span (UTC ISO 8601, as in the reports), or None.
+        files: inputs accounted for (bundle members included).
+        files_read: inputs read completely or partly.
+        events_read: records read over all inputs.
+        records_failed: records that could not be decoded.
+        reports: the report files written, relative to the output folder, in
+            :data:`REPORT_FILES` order.
+        seconds: wall-clock time of the case; for benchmarks, never written to a file.
+    """
+
+    case: Case
+    status: str
+    failure_kind: str | None = None
+    reason: str | None = None
+    server: str | None = None
+    problems: int = 0
+    top_entry_id: str | None = None
+    top_title: str | None = None
+    top_severity: str | None = None
+    causes: tuple[CaseCause, ...] = ()
+    families: tuple[CaseFamily, ...] = ()
+    affected_users: int = 0
+    verdict: str | None = None
+    incidents: int = 0
+    failed_incidents: int = 0
+    start: str | None = None
+    end: str | None = None
+    files: int = 0
+    files_read: int = 0
+    events_read: int = 0
+    records_failed: int = 0
+    reports: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the case was read and its reports written."""
+        return self.status == "ok"
+
+
+def load_redactor() -> Callable[[Analysis], Analysis]:
+    """The ``--redact`` hook: ``npsdiag.redact.redact_analysis``.
+
+    Imported by name so that this module does not depend on the redaction module at
+    import time.
+
+    Raises:
+        UsageError: this build has no redaction module.
+    """
+    try:
+        module = importlib.import_module("npsdiag.redact")
+        redactor = module.redact_analysis
+    except (ImportError, AttributeError):
+        raise UsageError(
+            "--redact is not available in this version of npsdiag",
+            hint="run without --redact, or update npsdiag",
+        ) from None
+    return cast("Callable[[Analysis], Analysis]", redactor)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    index: int
+    case: Case
+    output: str
+    redact: bool
+
+
+@dataclass(slots=True)
+class WorkerState:
+    catalog: Catalog
+    options: ReportOptions
+    redactor: Callable[[Analysis], Analysis] | None
+    #: (shared counters, this worker's slot) in a worker process; None in-process.
+    counters: tuple[Any, int] | None = None
+    #: Seconds a case may take; None: no limit.
+    time_limit: float | None = None
+
+
+def make_state(
+    catalog: Catalog | None,
+    redact: bool,
+    max_evidence: int,
+    max_incidents: int,
+    *,
+    time_limit: float | None = None,
+) -> WorkerState:
+    from npsdiag.catalog import load_catalog
+    from npsdiag.report import ReportOptions, guidance_from_entries
+
+    loaded = catalog if catalog is not None else load_catalog()
+    return WorkerState(
+        catalog=loaded,
+        options=ReportOptions(
+            guidance=guidance_from_entries(loaded.entries),
+            max_evidence=max_evidence,
+            max_incidents=max_incidents,
+            # "list everything" covers the users' attempts too
+            max_user_attempts=0 if max_incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
+        ),
+        redactor=load_redactor() if redact else None,
+        time_limit=time_limit,
+    )
+
+
+class CaseTimedOut(Exception):
+    """A case reached its time limit (raised inside it by the alarm of :func:`time_limit`)."""
+
+
+#: Whether the alarm may end the case now: only while one runs, so that an alarm arriving
+#: just as a case ends never reaches the code around it.
+_armed: list[bool] = [False]
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    if _armed[0]:
+        _armed[0] = False
+        raise CaseTimedOut
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CaseTimedOut` inside the block when it runs longer than ``seconds``.
+
+    Uses the process's real-time alarm (``SIGALRM``), so it works in the main thread of a
+    POSIX process only; elsewhere (Windows, another thread) it does nothing and the limit is
+    the parent's to enforce by ending the worker. It cannot interrupt a native call that
+    never returns to Python: that is the parent's to end too.
+    """
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "SIGALRM")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    _armed[0] = True
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+    try:
+        yield
+    finally:
+        _armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def timed_out_summary(
+    case: Case, limit: float, stopped_after: float, seconds: float = 0.0
+) -> CaseSummary:
+    """The summary of a case stopped at the time limit."""
+    return failed_summary(
+        case,
+        "timed out",
+        f"still running after {stopped_after:,.0f} s, past the time limit of {limit:,.0f} s "
+        "(--case-timeout); analyse it alone with `npsdiag analyze`, or give it more time",
+        seconds,
+    )
+
+
+def run_case(
+    task: Task, state: WorkerState, on_source: Callable[[SourceStats], None]
+) -> CaseSummary:
+    """Analyse one case and write its reports; any error becomes a failed summary.
+
+    With a time limit, the case ends itself when it is reached (where an alarm clock exists,
+    see :func:`time_limit`) and gets a ``timed out`` summary; its reports are removed.
+    """
+    started = time.perf_counter()
+    case = task.case
+    try:
+        with time_limit(state.time_limit):
+            return _analyse_and_write(task, state, on_source, started)
+    except CaseTimedOut:
+        discard_reports(Path(task.output) / case.case_id)
+        limit = state.time_limit or 0.0
+        return timed_out_summary(case, limit, limit, time.perf_counter() - started)
+    except Exception as error:  # one broken case never stops the batch
+        discard_reports(Path(task.output) / case.case_id)
+        return failed_summary(
+            case, _failure_kind(case, error), one_line(error), time.perf_counter() - started
+        )
+
+
+def _analyse_and_write(
+    task: Task, state: WorkerState, on_source: Callable[[SourceStats], None], started: float
+) -> CaseSummary:
+    from npsdiag._atomic import open_text_atomic
+    from npsdiag.analyze import analyze_paths
+    from npsdiag.report import REPORTS, evidence_mode
+
+    case = task.case
+    folder = case_folder(Path(task.output), case.case_id)
+    command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
+    if task.redact:
+        command += " --redact"
+    # The line reproduces this case's reports, and the limits shape the HTML and
+    # Markdown ones.
+    if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
+        command += f" --evidence {state.options.max_evidence}"
+    if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
+        command += f" --incidents {state.options.max_incidents}"
+    analysis = analyze_paths(
+        list(case.inputs),
+        catalog=state.catalog,
+        command_line=command,
+        on_source=on_source,
+        evidence=evidence_mode(name for name, _file in REPORT_FILES),
+    )
+    try:
+        if state.redactor is not None:
+            original, analysis = analysis, state.redactor(analysis)
+            if original.evidence is not None:
+                original.evidence.close()
+        written: list[str] = []
+        for format_name, file_name in REPORT_FILES:
+            with open_text_atomic(folder / file_name) as stream:
+                REPORTS[format_name].write(analysis, stream, state.options)
+            written.append(f"{case.case_id}/{file_name}")
+    finally:
+        if analysis.evidence is not None:
+            analysis.evidence.close()
+    summary = summarise(case, analysis, state.catalog)
+    return replace(summary, reports=tuple(written), seconds=time.perf_counter() - started)
+
+
+def _failure_kind(case: Case, error: BaseException) -> str:
+    if isinstance(error, NothingToAnalyseError):
+        # For a bundle the reason is the zip itself: damaged, unsafe, over a limit, or
+        # holding no log; the one-line reason says which.
+        return "unusable zip" if case.kind == "zip" else "nothing readable"
+    if isinstance(error, BundleError):
+        return "bad bundle"
+    if isinstance(error, InputError):
+        return "unreadable input"
+    if isinstance(error, UsageError):
+        return "cannot write report"
+    if isinstance(error, NpsdiagError):
+        return "error"
+    return "internal error"
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line of at most 300 characters; non-npsdiag errors name their type."""
+    text = str(error) if isinstance(error, NpsdiagError) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split()) or type(error).__name__
+    if len(text) > _REASON_LIMIT:
+        text = text[: _REASON_LIMIT - 3] + "..."
+    return text
+
+
+def failed_summary(case: Case, kind: str, reason: str, seconds: float = 0.0) -> CaseSummary:
+    """The summary of a case that could not be read or reported."""
+    return CaseSummary(
+        case=case, status="failed", failure_kind=kind, reason=reason, seconds=seconds
+    )
+
+
+def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) -> CaseSummary:
+    """Boil one analysis down to the index's needs (counts only: no user names).
+
+    Args:
+        case: the case analysed.
+        analysis: its analysis (already redacted when redaction is on).
+        catalog: used to name entry families; without it the family is the id's first
+            two dotted parts, which is the catalog's own rule.
+    """
+    from npsdiag.counts import count_analysis
+    from npsdiag.report._view import format_time
+
+    causes: dict[str, tuple[str, str, str, str, set[str], set[str]]] = {}
+    family_users: dict[str, set[str]] = {}
+    family_incidents: dict[str, set[str]] = {}
+    for problem in analysis.problems:
+        entry = catalog.find(problem.entry_id) if catalog is not None else None
+        family = entry.family if entry is not None else ".".join(problem.entry_id.split(".")[:2])
+        problem_users = {user for user in problem.users if user}
+        keys = set(problem.incident_keys)
+        if problem.entry_id not in causes:
+            causes[problem.entry_id] = (
+                problem.entry_id,
+                family,
+                problem.title,
+                problem.severity,
+                set(),
+                set(),
+            )
+        causes[problem.entry_id][4].update(problem_users)
+        causes[problem.entry_id][5].update(keys)
+        family_users.setdefault(family, set()).update(problem_users)
+        family_incidents.setdefault(family, set()).update(keys)
+    top = analysis.problems[0] if analysis.problems else None
+    sources = analysis.sources
+    # The reports' own counts (npsdiag.counts), so the index agrees with every case report.
+    counts = count_analysis(analysis)
+    return CaseSummary(
+        case=case,
+        status="ok",
+        server=_server_name(analysis),
+        problems=len(analysis.problems),
+        top_entry_id=top.entry_id if top else None,
+        top_title=top.title if top else None,
+        top_severity=top.severity if top else None,
+        causes=tuple(
+            CaseCause(entry_id, family, title, severity, len(hit), len(keys))
+            for entry_id, family, title, severity, hit, keys in causes.values()
+        ),
+        families=tuple(
+            CaseFamily(family, len(family_users[family]), len(family_incidents[family]))
+            for family in sorted(family_users)
+        ),
+        affected_users=counts.affected_users,
+        incidents=counts.attempts,
+        failed_incidents=counts.failed_attempts,
+        start=format_time(counts.start),
+        end=format_time(counts.end),
+        verdict=analysis.verdict,
+        files=len(sources),
+        files_read=sum(1 for source in sources if source.status in _READ_STATUSES),
+        events_read=sum(source.records_read for source in sources),
+        records_failed=sum(source.records_failed for source in sources),
+    )
+
+
+def _server_name(analysis: Analysis) -> str | None:
+    """The computer named by most evidence events (ties: the first name in sort order)."""
+    tally: Counter[str] = Counter()
+    for incident in (*analysis.incidents, *analysis.notices):
+        for finding in incident.findings:
+            if finding.event.computer:
+                tally[finding.event.computer] += 1
+    if not tally:
+        return None
+    return min(tally.items(), key=lambda item: (-item[1], item[0]))[0]
