@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from npsdiag.commands import Command, at_least
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 _EPILOG = (
@@ -24,7 +25,7 @@ _EPILOG = (
 
 def register(app: typer.Typer) -> None:
     """Register ``batch`` on the app."""
-    app.command(name="batch", epilog=_EPILOG)(batch)
+    app.command(name="batch", epilog=_EPILOG, cls=Command)(batch)
 
 
 def batch(
@@ -37,12 +38,14 @@ def batch(
         ...,
         "--output",
         "-o",
+        metavar="DIR",
         help="Folder for <case-id>/report.{html,json,md} and the index (created if missing).",
     ),
     workers: int | None = typer.Option(
         None,
         "--workers",
-        min=1,
+        metavar="N",
+        callback=at_least(1),
         help="Cases analysed in parallel (default: the number of CPUs; 1 = in this process).",
     ),
     redact: bool = typer.Option(
@@ -51,7 +54,7 @@ def batch(
     evidence: int = typer.Option(
         DEFAULT_EVIDENCE,
         "--evidence",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Evidence events each case's HTML report lists per incident: the one the "
         "diagnosis rests on and the earliest others (0 = all). The JSON reports keep all.",
@@ -59,7 +62,7 @@ def batch(
     incidents: int = typer.Option(
         DEFAULT_INCIDENTS,
         "--incidents",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Incidents (and notices) each case's HTML and Markdown reports list in detail: "
         "the earliest of every problem first (0 = all, with every attempt of every user). "

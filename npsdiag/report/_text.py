@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from npsdiag._words import plural
+
 __all__ = ["TIME_FORMAT", "display_text", "format_time", "json_text", "plural", "shorten"]
 
 #: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
@@ -89,8 +91,3 @@ def format_time(when: datetime | None) -> str | None:
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
     return when.isoformat(timespec="microseconds") + "Z"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 attempt``, ``2 attempts``, ``1,234 entries`` (``many`` when adding s is wrong)."""
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"

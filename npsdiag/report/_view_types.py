@@ -100,6 +100,10 @@ class ReportOptions:
         max_user_attempts: attempts the HTML and Markdown reports list per affected user
             (see :func:`attempts_shown`) before "and N more"; 0 lists all. The user's
             counts stay true; the JSON report lists every attempt.
+        html_report: the HTML report written in the same run, if any: the terminal report
+            names it where it leaves something out ("and 11 more in report.html").
+        index_link: where the HTML report links back to the batch review it belongs to
+            (``../index.html`` for a case report of ``npsdiag batch``); None for no link.
 
     Raises:
         UsageError: ``max_evidence``, ``max_incidents`` or ``max_user_attempts`` is
@@ -118,6 +122,8 @@ class ReportOptions:
     max_evidence: int = DEFAULT_MAX_EVIDENCE
     max_incidents: int = DEFAULT_MAX_INCIDENTS
     max_user_attempts: int = DEFAULT_MAX_USER_ATTEMPTS
+    html_report: str | None = None
+    index_link: str | None = None
 
     def __post_init__(self) -> None:
         limits = (

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 
+from npsdiag._words import plural
 from npsdiag.errors import BundleError
 from npsdiag.model import Event, SourceKind, SourceStats
 from npsdiag.sources.discover import (
@@ -295,11 +296,11 @@ class _Lister:
         for _, entry in files:
             self.info.note_member_name(_clean_name(entry.filename)[0])
         if chain:
-            what = f"a zip inside the bundle, with {len(files)} file(s)"
+            what = f"a zip inside the bundle, with {plural(len(files), 'file')}"
         else:
             server = self.info.server
             about = f"; server {server} (from file names)" if server else ""
-            what = f"support bundle with {len(files)} file(s), read as one case{about}"
+            what = f"support bundle with {plural(len(files), 'file')}, read as one case{about}"
         self.found.skipped.append(
             _account(
                 shown,
