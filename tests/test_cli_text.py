@@ -149,3 +149,98 @@ def test_explain_wraps_to_the_screen(
     # Only what cannot be cut: a web address.
     assert all(re.search(r"https?://\S{40,}", line) for line in long_lines), long_lines
     assert "     1. (check) On the NPS server" in out
+
+
+# ------------------------------------------------------------ the terminal report, as run
+
+
+def test_a_healthy_server_counts_its_successes_without_listing_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _err = run(capsys, "analyze", str(SAMPLES / "healthy"))
+    assert code == 0
+    assert out.splitlines()[1].startswith("No problems found. 38 attempts (38 accepted), 5 users")
+    assert "Failed attempts (0 of 38)" in out
+    assert "Not listed: 38 attempts that did not fail (38 accepted)." in out
+    assert "accepted  Success" not in out  # no row per success
+    assert len(out.splitlines()) < 50
+
+
+def test_the_first_screen_is_the_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _err = run(capsys, "analyze", str(SAMPLES / "cert-expired"))
+    assert code == 1
+    screen = "\n".join(out.splitlines()[:24])
+    assert "1 problem found." in screen
+    assert "The extension's certificate is not" in screen
+    assert "critical" in screen
+    # The fix, not the first check of the catalog entry.
+    assert "Fix: If the server's certificate is missing there or expired, run" in screen
+    assert "AzureMfaNpsExtnConfigSetup.ps1" in screen
+    assert max(len(line) for line in out.splitlines()) <= 80
+    # No HTML report was written, so none is pointed at.
+    assert "HTML report" not in out and ".html" not in out
+    assert "wrote" not in out
+
+
+def test_configuration_faults_are_causes_with_their_fix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    _code, out, _err = run(capsys, "analyze", str(SAMPLES / "alternate-login-id"))
+    screen = out.split("Problems in detail")[0]
+    assert "Configuration fault (1)" in screen
+    assert "LDAP_LOOKUP_FORESTS separates forests with spaces or commas" in screen
+    assert "Found: LDAP_LOOKUP_FORESTS = proseware.com contoso.com" in screen
+    assert "Fix: Rewrite LDAP_LOOKUP_FORESTS" in screen
+    assert "id: config." not in screen  # not a key: value run-on
+
+
+def test_written_reports_are_named_and_pointed_at(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    html, data = tmp_path / "r.html", tmp_path / "r.json"
+    code, out, _err = run(
+        capsys, "analyze", str(SAMPLES / "cert-expired"), "--html", str(html), "--json", str(data)
+    )
+    assert code == 1
+    assert out.splitlines()[-2:] == [f"wrote {html}", f"wrote {data}"]
+    assert f"... and 11 more failed attempts in {html}" in " ".join(out.split())
+    code, out, err = run(
+        capsys, "analyze", str(SAMPLES / "cert-expired"), "--json", str(data), "-q"
+    )
+    assert out == "" and err == ""
+    # With a report on standard output, the "wrote" lines go to standard error.
+    code, out, err = run(
+        capsys, "analyze", str(SAMPLES / "healthy"), "--json", "-", "--html", str(html)
+    )
+    assert json.loads(out)["verdict"] == "healthy" and err == f"wrote {html}\n"
+
+
+def test_colour_on_request_and_never_against_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    _code, out, _err = run(capsys, "analyze", str(SAMPLES / "cert-expired"))
+    assert "\x1b[1;31mcritical" in out  # severity in red
+    assert "\x1b[1;32mFix: " in out
+    _code, out, _err = run(capsys, "analyze", str(SAMPLES / "cert-expired"), "--no-color")
+    assert "\x1b[" not in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    _code, out, _err = run(capsys, "analyze", str(SAMPLES / "cert-expired"))
+    assert "\x1b[" not in out
+
+
+def test_the_terminal_width_shapes_the_report(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for width in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(width))
+        _code, out, _err = run(capsys, "analyze", str(SAMPLES / "mixed"))
+        widest = max(len(line) for line in out.splitlines())
+        assert width - 10 <= widest <= width

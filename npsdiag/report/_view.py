@@ -197,6 +197,14 @@ def stream_view(
     return builder.build(lists=False), builder
 
 
+def _step_kinds(guidance: Guidance) -> tuple[str, ...]:
+    """The kind of each step; from the fixes alone when the guidance names no kinds."""
+    if len(guidance.kinds) == len(guidance.steps):
+        return guidance.kinds
+    fixes = set(guidance.fixes)
+    return tuple("fix" if step in fixes else "" for step in guidance.steps)
+
+
 class ViewBuilder:
     def __init__(
         self,
@@ -572,6 +580,7 @@ class ViewBuilder:
             collect=tuple(text(item) for item in guidance.collect),
             references=tuple(text(link) for link in guidance.references),
             missing=tuple((role, role_label(role), export_hint(role)) for role in problem.missing),
+            step_kinds=_step_kinds(guidance),
         )
 
     def _incident(self, anchor: str, incident: Incident, payloads: bool = True) -> IncidentView:

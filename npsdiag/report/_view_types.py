@@ -64,6 +64,8 @@ class Guidance:
         fixes: the steps that remove the cause (the catalog's ``fix`` steps), in order; the
             first is what a report leads with. Empty when the entry has none.
         references: links (only ``http``/``https`` ones become hyperlinks in HTML).
+        kinds: the kind of each step (``fix``, ``check``, ``collect``, ``escalate``;
+            ``npsdiag.catalog_steps``), in the order of ``steps``; empty when unknown.
     """
 
     cause: str = ""
@@ -71,6 +73,7 @@ class Guidance:
     collect: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     fixes: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +429,39 @@ class ProblemView:
     references: tuple[str, ...]
     #: ``(role, label, export command)`` of each log whose absence weakens this conclusion.
     missing: tuple[tuple[str, str, str], ...] = ()
+    #: The kind of each of ``steps`` (see :class:`Guidance`); "" where it is not known.
+    step_kinds: tuple[str, ...] = ()
+
+    @property
+    def typed_steps(self) -> tuple[tuple[str, str], ...]:
+        """``(kind, text)`` of every step, in order."""
+        kinds = self.step_kinds + ("",) * (len(self.steps) - len(self.step_kinds))
+        return tuple(zip(kinds, self.steps, strict=False))
+
+    @property
+    def lead(self) -> tuple[str, str] | None:
+        """What a report puts first under the title: ``(kind, text)``.
+
+        The first ``fix`` step; without one, the first step whatever its kind; without
+        steps, the cause (kind ``cause``); None when the catalog says nothing.
+        """
+        steps = self.typed_steps
+        for kind, text in steps:
+            if kind == "fix":
+                return kind, text
+        if steps:
+            return steps[0]
+        return ("cause", self.cause) if self.cause else None
+
+    @property
+    def other_steps(self) -> tuple[tuple[str, str], ...]:
+        """Every step but the one :attr:`lead` shows, in order: checks, further fixes ..."""
+        lead = self.lead
+        steps = self.typed_steps
+        if lead is None or lead[0] == "cause":
+            return steps
+        index = steps.index(lead)
+        return steps[:index] + steps[index + 1 :]
 
     def users_preview(self, limit: int) -> tuple[tuple[str, ...], int]:
         """The first ``limit`` users and how many are left out."""
