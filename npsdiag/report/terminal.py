@@ -352,8 +352,8 @@ def _problem_details(problem: ProblemView, options: ReportOptions) -> Renderable
         steps.add_column(no_wrap=True)
         steps.add_column()
         for number, (kind, step) in enumerate(problem.typed_steps, start=1):
-            label = Text(kind or "step", style=_KIND_STYLES.get(kind, ""))
-            steps.add_row(Text(f"{number}."), label, Text(step))
+            kind_label = Text(kind or "step", style=_KIND_STYLES.get(kind, ""))
+            steps.add_row(Text(f"{number}."), kind_label, Text(step))
         details.add_row("Steps", steps)
     more_text = f"npsdiag catalog show {problem.entry_id}"
     extra = []
