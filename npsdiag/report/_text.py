@@ -13,7 +13,15 @@ from datetime import datetime, timezone
 
 from npsdiag._words import plural
 
-__all__ = ["TIME_FORMAT", "display_text", "format_time", "json_text", "plural", "shorten"]
+__all__ = [
+    "TIME_FORMAT",
+    "display_text",
+    "format_time",
+    "json_text",
+    "plural",
+    "shorten",
+    "time_window",
+]
 
 #: The one timestamp format of every report (UTC, microseconds, ``Z`` suffix).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -91,3 +99,13 @@ def format_time(when: datetime | None) -> str | None:
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
     return when.isoformat(timespec="microseconds") + "Z"
+
+
+def time_window(start: str, end: str) -> str:
+    """Two report times as a window to the minute: ``2026-01-14 09:00 to 09:45``."""
+    first, last = start[:16].replace("T", " "), end[:16].replace("T", " ")
+    if first == last:
+        return first
+    if first[:10] == last[:10]:
+        return f"{first} to {last[11:]}"
+    return f"{first} to {last}"

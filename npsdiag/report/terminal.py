@@ -20,7 +20,7 @@ the microseconds.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -30,7 +30,8 @@ from rich.table import Table
 from rich.text import Text
 
 from npsdiag.model import Analysis
-from npsdiag.report._text import plural
+from npsdiag.report._findings import ConfigCause, config_causes
+from npsdiag.report._text import plural, time_window
 from npsdiag.report._view import (
     FAILED_OUTCOMES,
     NOT_DIAGNOSED,
@@ -83,8 +84,6 @@ _SQUEEZED_WIDTH = 8
 _WIDE = 100
 #: Narrowest title column of the problem table.
 _TITLE_WIDTH = 20
-#: Configuration findings: what is shown as the finding itself, not as "key: value".
-_FINDING_HEAD = ("id", "title", "category", "severity", "fix")
 
 
 def _seconds(timestamp: str) -> str:
@@ -96,16 +95,6 @@ def _span(start: str, end: str) -> str:
     if _seconds(start) == _seconds(end):
         return f"at {_seconds(start)}"
     return f"{_seconds(start)} to {_seconds(end)}"
-
-
-def _window(start: str, end: str) -> str:
-    """A problem's time window to the minute: ``2026-01-14 09:00 to 09:45``."""
-    first, last = start[:16].replace("T", " "), end[:16].replace("T", " ")
-    if first == last:
-        return first
-    if first[:10] == last[:10]:
-        return f"{first} to {last[11:]}"
-    return f"{first} to {last}"
 
 
 def _cell(text: str) -> Text:
@@ -121,7 +110,7 @@ def _header(view: ReportView) -> list[RenderableType]:
     if view.servers:
         line.append(f" · {', '.join(view.servers)}")
     if summary.start and summary.end:
-        line.append(f" · {_window(summary.start, summary.end)} UTC")
+        line.append(f" · {time_window(summary.start, summary.end)} UTC")
     lines: list[RenderableType] = [line, _verdict_line(view)]
     if view.times_note is not None:
         lines.append(Text(f"Except: {view.times_note}", style="yellow"))
@@ -157,13 +146,9 @@ def _verdict_line(view: ReportView) -> Text:
     return text
 
 
-def _causes(view: ReportView) -> list[Mapping[str, str]]:
+def _causes(view: ReportView) -> list[ConfigCause]:
     """Configuration findings that are faults (not the ``not-an-error`` ones), in order."""
-    return [
-        finding
-        for finding in (dict(pairs) for pairs in view.config_findings)
-        if finding.get("category", "") != "not-an-error"
-    ]
+    return [cause for cause in config_causes(view.config_findings) if cause.fault]
 
 
 def _lead(kind: str, text: str) -> Text:
@@ -190,7 +175,7 @@ def _problem_table(view: ReportView, options: ReportOptions) -> list[RenderableT
     problems = view.problems
     rank_width = len(str(len(problems))) + 1
     users = [f"{len(problem.users):,}" for problem in problems]
-    windows = [_window(problem.start, problem.end) for problem in problems]
+    windows = [time_window(problem.start, problem.end) for problem in problems]
     widths = [
         rank_width,
         0,  # the title takes what is left
@@ -242,29 +227,6 @@ def _problem_table(view: ReportView, options: ReportOptions) -> list[RenderableT
     return parts
 
 
-def _finding_title(finding: Mapping[str, str]) -> str:
-    return finding.get("title") or finding.get("id") or finding.get("check") or "finding"
-
-
-def _finding_found(finding: Mapping[str, str]) -> str:
-    """What the check found, in one sentence."""
-    if finding.get("statement"):
-        return finding["statement"]
-    value, data, key = finding.get("value", ""), finding.get("data", ""), finding.get("key", "")
-    if value and data:
-        return f"{value} = {data}" + (f" ({key})" if key else "")
-    if value:
-        return f"{value} is not set" + (f" in {key}" if key else "")
-    if key and "id" in finding:
-        return f"the key {key} is missing"
-    rest = [
-        f"{name}: {text}"
-        for name, text in finding.items()
-        if name not in (*_FINDING_HEAD, "check", "evidence", "source") and text
-    ]
-    return "; ".join(rest)
-
-
 def _cause_rows(view: ReportView, options: ReportOptions) -> list[RenderableType]:
     """The configuration faults, each as a cause with its fix."""
     causes = _causes(view)
@@ -272,18 +234,16 @@ def _cause_rows(view: ReportView, options: ReportOptions) -> list[RenderableType
         return []
     heading = "Configuration fault" if len(causes) == 1 else "Configuration faults"
     parts: list[RenderableType] = [Text(""), Text(f"{heading} ({len(causes)})", style="bold")]
-    for finding in causes:
+    for cause in causes:
         title = Text("- ")
-        title.append(shorten(_finding_title(finding), 300), style="bold")
-        severity = finding.get("severity", "")
-        if severity:
-            title.append(f"  {severity}", style=_SEVERITY_STYLES.get(severity, ""))
+        title.append(shorten(cause.title, 300), style="bold")
+        if cause.severity:
+            title.append(f"  {cause.severity}", style=_SEVERITY_STYLES.get(cause.severity, ""))
         parts.append(Padding(title, (0, 0, 0, 1)))
-        found = _finding_found(finding)
-        if found:
-            parts.append(_hanging(_lead("found", shorten(found, 300)), 3, options.width))
-        if finding.get("fix"):
-            parts.append(_hanging(_lead("fix", finding["fix"]), 3, options.width))
+        if cause.found:
+            parts.append(_hanging(_lead("found", shorten(cause.found, 300)), 3, options.width))
+        if cause.fix:
+            parts.append(_hanging(_lead("fix", cause.fix), 3, options.width))
     return parts
 
 
@@ -608,9 +568,8 @@ def _configuration(view: ReportView) -> list[RenderableType]:
     if not view.config_findings:
         return []
     parts = _section(f"Configuration findings ({len(view.config_findings)})")
-    for pairs in view.config_findings:
-        finding = dict(pairs)
-        title = Text(shorten(_finding_title(finding), 300), style="bold")
+    for pairs, cause in zip(view.config_findings, config_causes(view.config_findings), strict=True):
+        title = Text(shorten(cause.title, 300), style="bold")
         facts = [
             f"{name}: {shorten(text, 300)}" for name, text in pairs if name != "title" and text
         ]
@@ -651,10 +610,10 @@ def _in_short(view: ReportView, options: ReportOptions) -> list[RenderableType]:
     elif _causes(view):
         first_cause = _causes(view)[0]
         line = Text("Configuration fault: ")
-        line.append(_finding_title(first_cause), style="bold")
+        line.append(first_cause.title, style="bold")
         parts.append(line)
-        if first_cause.get("fix"):
-            parts.append(_hanging(_lead("fix", first_cause["fix"]), 0, options.width))
+        if first_cause.fix:
+            parts.append(_hanging(_lead("fix", first_cause.fix), 0, options.width))
     elif view.summary.verdict == "no-evidence":
         parts.append(Text("Cannot tell: export the logs listed at the top and run npsdiag again."))
     else:
