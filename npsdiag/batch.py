@@ -633,6 +633,11 @@ class _Task:
     case: Case
     output: str
     redact: bool
+    #: The command line that runs the batch, shown in the case's reports; None: a line
+    #: that analyses this case alone (a batch run from Python has no command line).
+    command_line: str | None = None
+    #: Where the case's HTML report links back to (the index), if anywhere.
+    index_link: str | None = None
 
 
 @dataclass(slots=True)
@@ -724,15 +729,7 @@ def _run_case(
 
         output = Path(task.output)
         folder = _case_folder(output, case.case_id)
-        command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
-        if task.redact:
-            command += " --redact"
-        # The line reproduces this case's reports, and the limits shape the HTML and
-        # Markdown ones.
-        if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
-            command += f" --evidence {state.options.max_evidence}"
-        if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
-            command += f" --incidents {state.options.max_incidents}"
+        command = task.command_line or _case_command(case, task, state)
         analysis = analyze_paths(
             list(case.inputs),
             catalog=state.catalog,
@@ -746,8 +743,9 @@ def _run_case(
                 if original.evidence is not None:
                     original.evidence.close()
             written: list[str] = []
+            options = replace(state.options, index_link=task.index_link)
             for format_name, file_name in REPORT_FILES:
-                text = REPORTS[format_name].render(analysis, state.options)
+                text = REPORTS[format_name].render(analysis, options)
                 write_text_atomic(folder / file_name, text)
                 written.append(f"{case.case_id}/{file_name}")
         finally:
@@ -761,6 +759,20 @@ def _run_case(
         return failed_summary(
             case, _failure_kind(case, error), one_line(error), time.perf_counter() - started
         )
+
+
+def _case_command(case: Case, task: _Task, state: _WorkerState) -> str:
+    """A command line that analyses this case alone, as its reports were made."""
+    command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
+    if task.redact:
+        command += " --redact"
+    # The line reproduces this case's reports, and the limits shape the HTML and
+    # Markdown ones.
+    if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
+        command += f" --evidence {state.options.max_evidence}"
+    if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
+        command += f" --incidents {state.options.max_incidents}"
+    return command
 
 
 def _failure_kind(case: Case, error: BaseException) -> str:
@@ -1128,6 +1140,7 @@ def run_batch(
     catalog: Catalog | None = None,
     on_progress: ProgressCallback | None = None,
     write_index: bool = True,
+    command_line: str | None = None,
 ) -> BatchResult:
     """Analyse every case in ``inputs`` and write one report set per case and the index.
 
@@ -1147,7 +1160,9 @@ def run_batch(
         catalog: the catalog to match against (the shipped one by default).
         on_progress: called after each file and each case.
         write_index: write ``index.html``, ``index.csv``, ``index.json`` and
-            ``causes.csv`` at the end.
+            ``causes.csv`` at the end (and link each case's HTML report to it).
+        command_line: the command that runs this batch, shown in every case report as
+            the command that made it; None shows a command that analyses the case alone.
 
     Returns:
         What was done; ``cases`` in case order.
@@ -1193,7 +1208,12 @@ def run_batch(
     count = min(workers if workers is not None else default_workers(), len(cases))
     if sys.platform == "win32":
         count = min(count, _WINDOWS_MAX_WORKERS)
-    tasks = [_Task(index, case, str(target), redact) for index, case in enumerate(cases)]
+    # Case reports sit in <output>/<case-id>/, the index in <output>/.
+    index_link = "../index.html" if write_index else None
+    tasks = [
+        _Task(index, case, str(target), redact, command_line, index_link)
+        for index, case in enumerate(cases)
+    ]
     tracker = _Tracker(len(cases), on_progress)
     tracker.emit()
     results: dict[int, CaseSummary] = {}

@@ -48,6 +48,7 @@ from npsdiag.report import (
 from npsdiag.report._view import display_text, format_time, json_text, nps_decision, shorten
 from npsdiag.report.csv import COLUMNS, neutralise_formula
 from npsdiag.report.markdown import code_block, code_span, escape_cell, escape_inline
+from tests.html_checks import foreign_scripts, without_our_script
 from tests.report_fixtures import (
     REGEN_VARIABLE,
     TERMINAL_SCREENS,
@@ -921,7 +922,7 @@ def test_not_diagnosed_means_an_unexplained_failure() -> None:
 def test_html_hostile_text_is_escaped() -> None:
     page = render("html", hostile_analysis(), hostile_options())
     document = lxml.html.document_fromstring(page)
-    assert document.xpath("//script") == []
+    assert foreign_scripts(document) == []
     assert document.xpath("//iframe|//object|//embed|//img|//link|//base|//form") == []
     for element in document.iter():
         for attribute in element.attrib:
@@ -929,7 +930,7 @@ def test_html_hostile_text_is_escaped() -> None:
     shown = display_text(HOSTILE)
     pres = [pre.text_content() for pre in document.xpath("//pre")]
     assert pres and all(shown in text for text in pres)
-    assert "<script" not in page.lower()
+    assert "<script" not in without_our_script(page).lower()
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;/pre&gt;" in page
     assert not FORBIDDEN_DISPLAY.search(page)
     assert "&lt;U+202E&gt;gnp.exe" in page
@@ -937,7 +938,7 @@ def test_html_hostile_text_is_escaped() -> None:
 
 def test_html_parser_sees_only_our_tags() -> None:
     collector = _TagCollector()
-    collector.feed(render("html", hostile_analysis(), hostile_options()))
+    collector.feed(without_our_script(render("html", hostile_analysis(), hostile_options())))
     assert "script" not in collector.tags
     assert collector.tags.count("pre") == 3  # one per evidence event: two incidents, one notice
     hrefs = [value for name, value in collector.attributes if name == "href"]
@@ -947,7 +948,10 @@ def test_html_parser_sees_only_our_tags() -> None:
 def test_html_is_self_contained() -> None:
     page = render("html", build_analysis(), build_options())
     document = lxml.html.document_fromstring(page)
-    assert document.xpath("//script|//link|//img|//iframe|//@src") == []
+    # One script, the report's own, inline (its hash is in the CSP); nothing loaded.
+    assert document.xpath("//link|//img|//iframe|//@src") == []
+    assert foreign_scripts(document) == [] and len(document.xpath("//script")) == 1
+    assert "script-src 'sha256-" in lxml.html.tostring(document).decode().replace("&#39;", "'")
     style = "".join(document.xpath("//style/text()"))
     assert "@import" not in style and "url(" not in style
     external = [href for href in document.xpath("//@href") if not href.startswith("#")]
@@ -1083,7 +1087,7 @@ def test_html_timeline_titles_escape_hostile_users() -> None:
     page = render("html", analysis)
     (mark,) = nps_marks(page, "nps-denied")
     assert display_text(HOSTILE) in mark.xpath("./title")[0].text_content()
-    assert lxml.html.document_fromstring(page).xpath("//script") == []
+    assert foreign_scripts(lxml.html.document_fromstring(page)) == []
     assert not FORBIDDEN_DISPLAY.search(page)
 
 
@@ -1241,7 +1245,7 @@ def test_one_megabyte_message_renders_fast(name: str) -> None:
     assert elapsed < 5.0, f"{name} took {elapsed:.2f}s for a 1 MB message"
     if name == "html":
         document = lxml.html.document_fromstring(text)
-        assert document.xpath("//script") == []
+        assert foreign_scripts(document) == []
         assert display_text(big) in document.xpath("//pre")[0].text_content()
     if name == "json":
         document = json.loads(text)
@@ -1274,7 +1278,7 @@ def test_any_text_renders_safely_in_every_format(text: str) -> None:
         else:
             assert not FORBIDDEN_DISPLAY.search(output), name
         if name == "html":
-            assert lxml.html.document_fromstring(output).xpath("//script") == []
+            assert foreign_scripts(lxml.html.document_fromstring(output)) == []
         if name == "csv":
             for row in list(csv.reader(io.StringIO(output)))[1:]:
                 assert len(row) == len(COLUMNS)

@@ -75,7 +75,7 @@ def batch(
 ) -> None:
     """Analyse every case in the inputs: one report per case, ranked in review/index.html."""
     from npsdiag.batch import run_batch, summary_line
-    from npsdiag.cli import ExitStatus
+    from npsdiag.cli import ExitStatus, invocation
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     show_progress = not no_progress and sys.stderr.isatty()
@@ -87,6 +87,7 @@ def batch(
         redact=redact,
         max_evidence=evidence,
         max_incidents=incidents,
+        command_line=invocation(),
     )
     try:
         if show_progress:
