@@ -1,21 +1,26 @@
 """The HTML report: one self-contained page to attach to a ticket.
 
-No network and no script: inline CSS, an inline SVG timeline, ``<details>`` for the
-evidence. The timeline has one bar row per problem, one for failures no problem
-explains, and one mark row per kind of NPS decision (6272 granted, 6273 denied, 6274
-discarded), each kind with its own shape, so the extension's failures and NPS's answers
-line up. The page lists at most ``ReportOptions.max_incidents`` incidents and as many
-notices (the earliest of every problem first, see
-:func:`~npsdiag.report._view.incidents_shown`), at most
+The diagnosis comes first: every problem with its fix (linking to its card), the
+configuration faults with theirs, or "cannot tell" with the logs to export. No network:
+inline CSS, an inline SVG timeline (with each bar's count written above it), ``<details>``
+for the evidence, and one inline script (``templates/report.js``: search, filter and sort
+the incidents and users) that the page's Content-Security-Policy allows by its SHA-256
+hash and nothing else; without it the page shows everything. The layout reflows on a
+phone (tables become labelled blocks), and prints the diagnosis on page 1 and the file
+inventory, compact, at the end.
+
+The timeline has one bar row per problem, one for failures no problem explains, and one
+mark row per kind of NPS decision (6272 granted, 6273 denied, 6274 discarded), each kind
+with its own shape, so the extension's failures and NPS's answers line up. The page lists
+at most ``ReportOptions.max_incidents`` incidents and as many notices (the earliest of
+every problem first, see :func:`~npsdiag.report._view.incidents_shown`), at most
 ``ReportOptions.max_user_attempts`` attempts per affected user, and at most
 ``ReportOptions.max_evidence`` evidence events per incident (the one its diagnosis rests
 on and the earliest others), and says so wherever it leaves some out; counts, problems,
 users and the timeline use every incident and event, and only listed incidents are
-linked to. The page is rendered from
-``templates/report.html.j2`` with autoescaping on (never by string concatenation), and
-every string has first been through :func:`~npsdiag.report._view.display_text`, so
-hostile event text shows as text. A Content-Security-Policy meta tag forbids scripts and
-remote loads as a second line.
+linked to. The page is rendered from ``templates/report.html.j2`` with autoescaping on
+(never by string concatenation), and every string has first been through
+:func:`~npsdiag.report._view.display_text`, so hostile event text shows as text.
 """
 
 from __future__ import annotations
