@@ -1296,3 +1296,45 @@ def test_fixture_sources_cover_every_read_state() -> None:
     assert FindingKind.EXCEPTION in {
         finding.kind for incident in build_analysis().incidents for finding in incident.findings
     }
+
+
+def test_html_csp_allows_exactly_the_pages_own_script() -> None:
+    import base64
+    import hashlib
+
+    page = render("html", build_analysis(), build_options())
+    document = lxml.html.document_fromstring(page)
+    (script,) = document.xpath("//script")
+    digest = base64.b64encode(hashlib.sha256(script.text.encode("utf-8")).digest()).decode()
+    (policy,) = document.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")
+    assert f"script-src 'sha256-{digest}';" in policy
+    assert "default-src 'none'" in policy and "unsafe-inline'; script" in policy
+    assert "'unsafe-eval'" not in policy
+    # The controls are hidden in the markup: without the script the page shows no dead ones.
+    assert all(box.get("hidden") is not None for box in document.xpath("//div[@class='filters']"))
+
+
+def test_html_leads_with_the_fix_and_links_the_overview() -> None:
+    document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
+    items = document.xpath("//section[@id='diagnosis']/ol[@class='overview']/li")
+    assert [item.xpath(".//a/@href")[0] for item in items] == [
+        "#problem-1",
+        "#problem-2",
+        "#problem-3",
+        "#problem-4",
+    ]
+    leads = [
+        " ".join(item.xpath(".//p[contains(@class, 'lead')]")[0].text_content().split())
+        for item in items
+    ]
+    assert leads[0].startswith("Fix: Run the extension's configuration script again")
+    assert leads[1].startswith("Next: Check that the account exists")
+    # The fix leads even when the catalog lists a check before it.
+    assert leads[2] == "Fix: Remove passwords saved on the user's devices if the failures repeat."
+    kinds = document.xpath(
+        "//article[@id='problem-1']//ol/li/span[contains(@class, 'kind')]/text()"
+    )
+    assert kinds == ["fix", "check", "fix"]
+    # Sections in the order a reader needs them: the file inventory last.
+    sections = document.xpath("//main/section/@id")
+    assert sections[0] == "diagnosis" and sections[-2:] == ["sources", "about"]
