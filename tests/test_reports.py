@@ -316,13 +316,12 @@ def validate_report(document: Any) -> list[str]:
 # --------------------------------------------------------------------------- golden files
 
 
-@pytest.mark.parametrize("name", sorted(REPORTS))
-def test_golden_file(name: str) -> None:
-    text = render(name, build_analysis(), build_options())
-    path = golden_path(name)
+def _compare_golden(name: str, path: Path, options: ReportOptions) -> str:
+    """The report rendered with ``options``, after failing unless it equals ``path``."""
     if os.environ.get(REGEN_VARIABLE) == "1":
-        write_report(name, build_analysis(), path, build_options())
+        write_report(name, build_analysis(), path, options)
         pytest.skip(f"rewrote {path} ({REGEN_VARIABLE}=1)")
+    text = render(name, build_analysis(), options)
     assert path.is_file(), f"{path} is missing: run python -m tests.report_fixtures --regen"
     expected = path.read_text(encoding="utf-8")
     if text != expected:
@@ -330,6 +329,12 @@ def test_golden_file(name: str) -> None:
             expected.splitlines(), text.splitlines(), "golden", "rendered", lineterm=""
         )
         pytest.fail(f"{name} report differs from {path}:\n" + "\n".join(list(diff)[:60]))
+    return text
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_golden_file(name: str) -> None:
+    _compare_golden(name, golden_path(name), build_options())
 
 
 @pytest.mark.parametrize(
@@ -338,19 +343,8 @@ def test_golden_file(name: str) -> None:
     ids=[f"{w}-{'colour' if c else 'plain'}" for w, c in TERMINAL_SCREENS],
 )
 def test_golden_terminal_screens(width: int, color: bool) -> None:
-    path = terminal_golden_path(width, color)
     options = terminal_options(width, color)
-    if os.environ.get(REGEN_VARIABLE) == "1":
-        write_report("terminal", build_analysis(), path, options)
-        pytest.skip(f"rewrote {path} ({REGEN_VARIABLE}=1)")
-    text = render("terminal", build_analysis(), options)
-    assert path.is_file(), f"{path} is missing: run python -m tests.report_fixtures --regen"
-    expected = path.read_text(encoding="utf-8")
-    if text != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), text.splitlines(), "golden", "rendered", lineterm=""
-        )
-        pytest.fail(f"terminal at {width} differs from {path}:\n" + "\n".join(list(diff)[:60]))
+    text = _compare_golden("terminal", terminal_golden_path(width, color), options)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
     # Laid out for the screen: no line is wider than it, whatever the colours.
     assert max(len(line) for line in plain.splitlines()) <= width

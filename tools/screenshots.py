@@ -30,21 +30,13 @@ from rich.terminal_theme import NIGHT_OWLISH
 from rich.text import Text
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.browser import CHROMIUM_FLAGS  # noqa: E402  (the repository's root, just above)
+
 IMAGES = ROOT / "docs" / "images"
 SAMPLES = ROOT / "samples"
-#: The flags that let Chromium take a screenshot here: headless, as root, fetching nothing.
-CHROMIUM = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--force-device-scale-factor=1",
-)
+#: The browser tests' flags (headless, as root, fetching nothing), at one pixel per pixel.
+CHROMIUM = (*CHROMIUM_FLAGS, "--force-device-scale-factor=1")
 TERMINAL_LINES = 30
 
 
