@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from npsdiag import __version__
+from npsdiag._words import noun, plural
 from npsdiag.catalog import Catalog, load_catalog
 from npsdiag.clock import OffsetRule, align_clocks, copy_identity
 from npsdiag.coverage import compute_coverage
@@ -287,7 +288,8 @@ def _drop_copies(read: Sequence[tuple[SourceStats, list[Finding]]]) -> list[Find
             kept.append(finding)
         for other, count in sorted(duplicates.items(), key=lambda item: read[item[0]][0].name):
             stats.messages.append(
-                f"{count} relevant record(s) are copies of events read from "
+                f"{plural(count, 'relevant record')} {noun(count, 'is a copy', 'are copies')} "
+                f"of events read from "
                 f"{read[other][0].name} (the same events exported twice, e.g. Security.evtx "
                 "and the bundle's text dump) and were counted once"
             )

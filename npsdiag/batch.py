@@ -203,6 +203,7 @@ def run_batch(
     catalog: Catalog | None = None,
     on_progress: ProgressCallback | None = None,
     write_index: bool = True,
+    command_line: str | None = None,
 ) -> BatchResult:
     """Analyse every case in ``inputs`` and write one report set per case and the index.
 
@@ -225,7 +226,9 @@ def run_batch(
         catalog: the catalog to match against (the shipped one by default).
         on_progress: called after each file and each case.
         write_index: write ``index.html``, ``index.csv``, ``index.json`` and
-            ``causes.csv`` at the end.
+            ``causes.csv`` at the end (and link each case's HTML report to it).
+        command_line: the command that runs this batch, shown in every case report as
+            the command that made it; None shows a command that analyses the case alone.
 
     Returns:
         What was done; ``cases`` in case order.
@@ -280,7 +283,12 @@ def run_batch(
         count = min(workers if workers is not None else default_workers(), len(cases))
         if sys.platform == "win32":
             count = min(count, _WINDOWS_MAX_WORKERS)
-        tasks = [Task(index, case, str(target), redact) for index, case in enumerate(cases)]
+        # Case reports sit in <output>/<case-id>/, the index in <output>/.
+        index_link = "../index.html" if write_index else None
+        tasks = [
+            Task(index, case, str(target), redact, command_line, index_link)
+            for index, case in enumerate(cases)
+        ]
         tracker = _Tracker(len(cases), on_progress)
         tracker.emit()
         results: dict[int, CaseSummary] = {}

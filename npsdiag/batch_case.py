@@ -172,6 +172,11 @@ class Task:
     case: Case
     output: str
     redact: bool
+    #: The command line that runs the batch, shown in the case's reports; None: a line
+    #: that analyses this case alone (a batch run from Python has no command line).
+    command_line: str | None = None
+    #: Where the case's HTML report links back to (the index), if anywhere.
+    index_link: str | None = None
 
 
 @dataclass(slots=True)
@@ -301,15 +306,7 @@ def _analyse_and_write(
 
     case = task.case
     folder = case_folder(Path(task.output), case.case_id)
-    command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
-    if task.redact:
-        command += " --redact"
-    # The line reproduces this case's reports, and the limits shape the HTML and
-    # Markdown ones.
-    if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
-        command += f" --evidence {state.options.max_evidence}"
-    if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
-        command += f" --incidents {state.options.max_incidents}"
+    command = task.command_line or _case_command(case, task, state)
     analysis = analyze_paths(
         list(case.inputs),
         catalog=state.catalog,
@@ -323,15 +320,30 @@ def _analyse_and_write(
             if original.evidence is not None:
                 original.evidence.close()
         written: list[str] = []
+        options = replace(state.options, index_link=task.index_link)
         for format_name, file_name in REPORT_FILES:
             with open_text_atomic(folder / file_name) as stream:
-                REPORTS[format_name].write(analysis, stream, state.options)
+                REPORTS[format_name].write(analysis, stream, options)
             written.append(f"{case.case_id}/{file_name}")
     finally:
         if analysis.evidence is not None:
             analysis.evidence.close()
     summary = summarise(case, analysis, state.catalog)
     return replace(summary, reports=tuple(written), seconds=time.perf_counter() - started)
+
+
+def _case_command(case: Case, task: Task, state: WorkerState) -> str:
+    """A command line that analyses this case alone, as its reports were made."""
+    command = "npsdiag analyze " + " ".join(shlex.quote(path) for path in case.inputs)
+    if task.redact:
+        command += " --redact"
+    # The line reproduces this case's reports, and the limits shape the HTML and
+    # Markdown ones.
+    if state.options.max_evidence != DEFAULT_MAX_EVIDENCE:
+        command += f" --evidence {state.options.max_evidence}"
+    if state.options.max_incidents != DEFAULT_MAX_INCIDENTS:
+        command += f" --incidents {state.options.max_incidents}"
+    return command
 
 
 def _failure_kind(case: Case, error: BaseException) -> str:

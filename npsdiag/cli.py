@@ -8,6 +8,7 @@ that ``npsdiag --help`` stays fast.
 from __future__ import annotations
 
 import io
+import shlex
 import sys
 from enum import IntEnum
 
@@ -57,6 +58,18 @@ def _root(
 
 
 _registered: list[bool] = []
+#: The arguments of the command this process is running (the last call of :func:`main`).
+_arguments: list[list[str]] = []
+
+
+def invocation() -> str:
+    """The command line being run, as typed: ``npsdiag analyze C:/NPS --html r.html``.
+
+    Taken from what :func:`main` was given, so a report names the command that really ran
+    (``main`` is also called with its own arguments, by tests and by tools that embed npsdiag).
+    """
+    arguments = _arguments[-1] if _arguments else sys.argv[1:]
+    return " ".join(["npsdiag", *(shlex.quote(argument) for argument in arguments)])
 
 
 def _register_commands() -> None:
@@ -80,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     _register_commands()
     args = argv if argv is not None else sys.argv[1:]
+    _arguments[:] = [list(args)]
     try:
         with stopping_on_signals():
             # standalone_mode=False so that our errors reach the handlers below; click then

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from npsdiag._words import plural
 from npsdiag.errors import UsageError
 from npsdiag.model import ClockNote, Event, Finding, SourceStats
 
@@ -350,8 +351,8 @@ def _infer_and_apply(stats: SourceStats, found: list[Finding], index: _ZonedInde
             return _change_note(stats, found, votes, change)
     if best_count < MIN_AGREEING or best_count < 2 * second_count or best_count * 2 < len(votes):
         return unknown(
-            f"the {len(votes)} event(s) found in an input with UTC times too do not agree on "
-            f"one offset ({_describe_tally(ranked)}; {MIN_AGREEING} agreeing events needed), so "
+            f"the {plural(len(votes), 'event')} found in an input with UTC times too do not agree "
+            f"on one offset ({_describe_tally(ranked)}; {MIN_AGREEING} agreeing events needed), so "
             "its times were read as UTC (give the offset with --utc-offset)"
         )
     offset = timedelta(seconds=best * _QUARTER)
@@ -379,11 +380,12 @@ def _evidence(votes: Sequence[_Vote], accepted: set[int]) -> str:
     decisions = len(agreeing) - copies
     parts = []
     if copies:
-        parts.append(f"{copies} event(s) also found in a UTC export")
+        parts.append(f"{plural(copies, 'event')} also found in a UTC export")
     if decisions:
-        parts.append(f"{decisions} NPS decision(s) next to the extension's event for the same user")
+        decided = plural(decisions, "NPS decision")
+        parts.append(f"{decided} next to the extension's event for the same user")
     disagree = len(votes) - len(agreeing)
-    tail = f"; {disagree} event(s) pointed elsewhere" if disagree else ""
+    tail = f"; {plural(disagree, 'event')} pointed elsewhere" if disagree else ""
     return "inferred from " + " and ".join(parts) + tail
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
+from npsdiag._words import noun, plural
 from npsdiag.catalog import Catalog, CatalogEntry, Match
 from npsdiag.coverage import needs, role_label
 from npsdiag.model import (
@@ -801,7 +802,8 @@ def _rank_problems(
                     if (name := f.client_ip or f.client_name) is not None
                 }
             )
-            sources = f" from RADIUS client(s) {', '.join(clients)}" if clients else ""
+            named = f"{noun(len(clients), 'RADIUS client')} {', '.join(clients)}"
+            sources = f" from {named}" if clients else ""
             who = f"{_count(sum(len(m.findings) for m in members), 'event')}{sources}"
         because = f"{who} between {span}; {first.because}"
         problems.append(
@@ -885,7 +887,7 @@ def _auditing_off_problem(
         start=start,
         end=end,
         because=(
-            f"the extension decided {len(decided)} attempt(s) between {_iso(start)} and "
+            f"the extension decided {plural(len(decided), 'attempt')} between {_iso(start)} and "
             f"{_iso(end)}, but the Security export holds no 6272, 6273 or 6274 event"
         ),
     )
@@ -951,7 +953,7 @@ def _client_timeout_problem(
         )
     if failed and slow:
         parts.append(f"{_count(len(slow), 'other attempt')} needed resends but succeeded")
-    parts.append(f"RADIUS client(s): {', '.join(clients)}")
+    parts.append(f"{noun(len(clients), 'RADIUS client')}: {', '.join(clients)}")
     return Problem(
         entry_id=entry.id,
         title=entry.title,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePath
 
+from npsdiag._words import plural
 from npsdiag.errors import InputError
 from npsdiag.model import SourceStats
 from npsdiag.sources import Source, source_bytes
@@ -158,7 +159,8 @@ def _read_certificates(source: Source, data: bytes) -> _Read:
     table = certificate_table(listing)
     usable = sum(1 for row in table.rows if row.fields["extension"] == "yes")
     notes = [
-        f"{source.name}: {len(listing.certificates)} certificate(s) in {listing.store} listed "
+        f"{source.name}: {plural(len(listing.certificates), 'certificate')} in {listing.store} "
+        f"listed "
         f"at {_iso(listing.collected) or 'an unknown time'}, {usable} the extension may use"
     ]
     if listing.collected is None:
@@ -270,7 +272,7 @@ def certificate_table(listing: CertificateListing) -> FactTable:
         rows=rows,
         key=f"Cert:\\{listing.store}",
         summary=(
-            f"{listing.name}: {len(rows)} certificate(s) in {listing.store} at "
+            f"{listing.name}: {plural(len(rows), 'certificate')} in {listing.store} at "
             f"{collected or 'an unknown time'}; TENANT_ID {listing.tenant_id or '(not set)'}, "
             f"CLIENT_CERT_IDENTIFIER {listing.client_cert_identifier or '(not set)'}"
         ),
@@ -387,7 +389,7 @@ def auditing_table(policy: AuditPolicy) -> FactTable:
         fields=table_fields,
         rows=rows,
         key="Audit policy: Network Policy Server",
-        summary=f"{policy.name}: {len(policy.settings)} subcategory line(s)",
+        summary=f"{policy.name}: {plural(len(policy.settings), 'subcategory line')}",
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -733,6 +734,7 @@ def build_options() -> ReportOptions:
                     "registered for the tenant (thumbprint and validity dates).",
                     "Restart the NPS service and retry one sign-in.",
                 ),
+                kinds=("fix", "check", "fix"),
                 collect=(
                     "The AuthZAdminCh log after one failed sign-in.",
                     "The certificate list of the local computer store.",
@@ -746,6 +748,7 @@ def build_options() -> ReportOptions:
                     "Check that the account exists in Entra ID and is synchronised.",
                     "Compare the name NPS sent with the user principal name in Entra ID.",
                 ),
+                kinds=("check", "check"),
                 references=(
                     "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-nps-extension-errors",
                 ),
@@ -757,12 +760,29 @@ def build_options() -> ReportOptions:
                     "Have the user type the password again and check the account for lockout.",
                     "Remove passwords saved on the user's devices if the failures repeat.",
                 ),
+                # The fix comes second: reports lead with it all the same.
+                kinds=("check", "fix"),
             ),
             NO_ANSWER_ENTRY: Guidance(
                 steps=("Ask the user whether a prompt or code arrived, and when.",),
+                kinds=("check",),
             ),
         }
     )
+
+
+#: The terminal report as a person sees it: at 80 and 120 columns, without and with colour.
+TERMINAL_SCREENS = ((80, False), (80, True), (120, False), (120, True))
+
+
+def terminal_golden_path(width: int, color: bool) -> Path:
+    """The golden file of the terminal report at ``width`` columns (``.ansi`` in colour)."""
+    return GOLDEN_DIR / f"terminal-{width}.{'ansi' if color else 'txt'}"
+
+
+def terminal_options(width: int, color: bool) -> ReportOptions:
+    """:func:`build_options` laid out for one screen."""
+    return replace(build_options(), width=width, color=color)
 
 
 def regenerate() -> list[Path]:
@@ -770,7 +790,11 @@ def regenerate() -> list[Path]:
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     analysis = build_analysis()
     options = build_options()
-    return [write_report(name, analysis, golden_path(name), options) for name in REPORTS]
+    written = [write_report(name, analysis, golden_path(name), options) for name in REPORTS]
+    for width, color in TERMINAL_SCREENS:
+        path = terminal_golden_path(width, color)
+        written.append(write_report("terminal", analysis, path, terminal_options(width, color)))
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:

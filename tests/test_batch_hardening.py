@@ -70,7 +70,8 @@ def test_a_stalled_case_costs_only_itself(tmp_path: Path, workers: int) -> None:
         [str(collected)],
         tmp_path / "review",
         workers=workers,
-        case_timeout=2,
+        # Long enough for the other cases on a busy machine (a worker's start-up included).
+        case_timeout=4,
         catalog=_StallCatalog(load_catalog().entries),
     )
     assert time.monotonic() - started < 60
@@ -90,7 +91,8 @@ def test_a_case_the_alarm_cannot_stop_is_ended_by_the_batch(tmp_path: Path) -> N
         [str(collected)],
         tmp_path / "review",
         workers=2,
-        case_timeout=1,
+        # Long enough for the other cases on a busy machine (a worker's start-up included).
+        case_timeout=4,
         catalog=_StallCatalog(load_catalog().entries),
     )
     by_id = {case.case.case_id: case for case in result.cases}

@@ -1021,7 +1021,8 @@ def test_register_is_idempotent(cli: tuple[CliRunner, typer.Typer]) -> None:
 
 def test_list_prints_every_entry_and_a_count(cli: tuple[CliRunner, typer.Typer]) -> None:
     runner, app = cli
-    result = runner.invoke(app, ["catalog", "list"])
+    # Wide enough for one line per entry.
+    result = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     count = len(load_catalog())
@@ -1029,6 +1030,17 @@ def test_list_prints_every_entry_and_a_count(cli: tuple[CliRunner, typer.Typer])
     assert lines[-1] == f"{count} entries"
     assert len(lines) == count + 2
     assert any(line.startswith("ext.ests-token-error ") and "critical" in line for line in lines)
+
+
+def test_list_fits_a_narrow_terminal(cli: tuple[CliRunner, typer.Typer]) -> None:
+    runner, app = cli
+    result = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # Each title goes under its id, indented, whole.
+    title = next(entry.title for entry in load_catalog().entries if len(entry.title) < 70)
+    assert f"    {title}" in lines
 
 
 def test_list_filters_by_category(cli: tuple[CliRunner, typer.Typer]) -> None:

@@ -160,7 +160,7 @@ def test_copies_of_utc_events_give_the_offset() -> None:
     (note,) = align_clocks([(_stats("Security.evtx", 0), utc), (_stats("dump.log", 10), dump)])
     assert note.method == "inferred"
     assert note.offsets == [(None, timedelta(hours=1))]
-    assert "10 event(s) also found in a UTC export" in note.evidence
+    assert "10 events also found in a UTC export" in note.evidence
     assert [f.event.time for f in dump] == [f.event.time for f in utc]
 
 
@@ -173,7 +173,7 @@ def test_nps_decisions_next_to_extension_events_give_the_offset() -> None:
     ]
     (note,) = align_clocks([(_stats("AuthZOptCh.evtx", 0), answers), (_stats("dump.log", 6), dump)])
     assert note.method == "inferred" and note.offsets == [(None, timedelta(hours=-4))]
-    assert "6 NPS decision(s) next to the extension's event" in note.evidence
+    assert "6 NPS decisions next to the extension's event" in note.evidence
     assert dump[0].event.time == answers[0].event.time + timedelta(seconds=0.2)
 
 

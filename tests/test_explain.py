@@ -15,6 +15,12 @@ from npsdiag.explain import explain_text
 from tests.cli_runner import run
 
 
+@pytest.fixture(autouse=True)
+def _wide_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wording tests read whole sentences: a screen wide enough not to wrap them."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog()

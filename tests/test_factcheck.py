@@ -470,7 +470,7 @@ def test_an_expired_certificate_is_stated_with_thumbprint_and_date(catalog: Cata
     assert (
         "config.client-cert-none-valid",
         f"no valid client certificate for tenant {TENANT} in LocalMachine\\My "
-        "(1 certificate(s) listed)",
+        "(certificates listed: 1)",
     ) in found
 
 

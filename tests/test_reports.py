@@ -48,7 +48,16 @@ from npsdiag.report import (
 from npsdiag.report._view import display_text, format_time, json_text, nps_decision, shorten
 from npsdiag.report.csv import COLUMNS, neutralise_formula
 from npsdiag.report.markdown import code_block, code_span, escape_cell, escape_inline
-from tests.report_fixtures import REGEN_VARIABLE, build_analysis, build_options, golden_path
+from tests.html_checks import foreign_scripts, without_our_script
+from tests.report_fixtures import (
+    REGEN_VARIABLE,
+    TERMINAL_SCREENS,
+    build_analysis,
+    build_options,
+    golden_path,
+    terminal_golden_path,
+    terminal_options,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -307,13 +316,12 @@ def validate_report(document: Any) -> list[str]:
 # --------------------------------------------------------------------------- golden files
 
 
-@pytest.mark.parametrize("name", sorted(REPORTS))
-def test_golden_file(name: str) -> None:
-    text = render(name, build_analysis(), build_options())
-    path = golden_path(name)
+def _compare_golden(name: str, path: Path, options: ReportOptions) -> str:
+    """The report rendered with ``options``, after failing unless it equals ``path``."""
     if os.environ.get(REGEN_VARIABLE) == "1":
-        write_report(name, build_analysis(), path, build_options())
+        write_report(name, build_analysis(), path, options)
         pytest.skip(f"rewrote {path} ({REGEN_VARIABLE}=1)")
+    text = render(name, build_analysis(), options)
     assert path.is_file(), f"{path} is missing: run python -m tests.report_fixtures --regen"
     expected = path.read_text(encoding="utf-8")
     if text != expected:
@@ -321,19 +329,56 @@ def test_golden_file(name: str) -> None:
             expected.splitlines(), text.splitlines(), "golden", "rendered", lineterm=""
         )
         pytest.fail(f"{name} report differs from {path}:\n" + "\n".join(list(diff)[:60]))
+    return text
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_golden_file(name: str) -> None:
+    _compare_golden(name, golden_path(name), build_options())
+
+
+@pytest.mark.parametrize(
+    ("width", "color"),
+    TERMINAL_SCREENS,
+    ids=[f"{w}-{'colour' if c else 'plain'}" for w, c in TERMINAL_SCREENS],
+)
+def test_golden_terminal_screens(width: int, color: bool) -> None:
+    options = terminal_options(width, color)
+    text = _compare_golden("terminal", terminal_golden_path(width, color), options)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    # Laid out for the screen: no line is wider than it, whatever the colours.
+    assert max(len(line) for line in plain.splitlines()) <= width
+    assert ("\x1b[" in text) is color
+    if color:
+        uncoloured = render("terminal", build_analysis(), terminal_options(width, False))
+        assert [line.rstrip() for line in plain.splitlines()] == uncoloured.splitlines()
 
 
 def test_golden_terminal_shows_what_matters_first() -> None:
     text = golden_path("terminal").read_text(encoding="utf-8")
-    assert text.index("Problems (4)") < text.index("Affected users (10)")
-    assert text.index("Affected users (10)") < text.index("Incidents (13)")
+    # The answer first: the problems with their fix, the configuration fault, ...
+    first_screen = "\n".join(text.splitlines()[:24])
+    assert "4 problems and 1 configuration fault found." in first_screen
+    assert "1. The extension cannot get a token from Entra ID" in first_screen
+    assert "Fix: Run the extension's configuration script again" in first_screen
+    # ... the fix even where the catalog lists a check before it ...
+    assert "Fix: Remove passwords saved on the user's devices" in first_screen
+    assert "Configuration fault (1)" in first_screen
+    # ... then the details, in the report order.
+    assert text.index("Problems in detail") < text.index("Affected users (10)")
+    assert text.index("Affected users (10)") < text.index("Failed attempts (11 of 13)")
     # Only the two files that lost data; the trace and the unknown file are inventory.
-    assert text.index("Incidents (13)") < text.index("Not read in full (2)")
+    assert text.index("Failed attempts (11 of 13)") < text.index("Not read in full (2)")
     assert "2 more inputs listed, not read on purpose" in text
     assert "and 2 more" in text  # 7 users, 5 shown
     assert "2 benign notices" in text
     assert "C:\\export\\System.evtx" in text
     assert "unreadable (evtx): read 0, failed 1" in text
+    # Every step in the details, with its kind.
+    assert "2. check Check that the certificate in the computer store" in text
+    # Nothing points at an HTML report the run did not write.
+    assert "HTML report" not in text
+    assert text.rstrip().endswith("Every problem's fix is at the top of this report.")
 
 
 # --------------------------------------------------------------------------- determinism
@@ -787,10 +832,11 @@ def test_nps_decision_prefers_an_answer_to_a_discard_then_the_latest() -> None:
 
 def test_users_show_the_nps_decision_in_every_human_format() -> None:
     terminal = render("terminal", build_analysis(), build_options())
-    section = terminal.split("Affected users (10)")[1].split("Incidents (13)")[0]
+    section = terminal.split("Affected users (10)")[1].split("Failed attempts (11 of 13)")[0]
     assert "6273 denied (16)" in section and "6274 discarded (9)" in section
     assert "6272 granted" in section
-    assert "CONTOSO\\carol (also carol@contoso.com): 2 failed, 0 succeeded" in section
+    # One person under both names; the counts go under the name when the line is too long.
+    assert "CONTOSO\\carol (also carol@contoso.com)\n   2 failed, 0 succeeded" in section
     markdown = render("markdown", build_analysis(), build_options())
     assert "| 6273 denied, reason 16 |" in markdown
     document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
@@ -812,11 +858,16 @@ def test_terminal_caps_users_and_attempts_per_user() -> None:
     ]
     options = ReportOptions(max_terminal_users=20, max_terminal_attempts=5)
     text = render("terminal", people_analysis(incidents), options)
-    section = text.split("Affected users (26)")[1].split("Incidents (33)")[0]
+    section = text.split("Affected users (26)")[1].split("Failed attempts (33 of 33)")[0]
     busy = section.split("busy: 8 failed, 0 succeeded")[1].split("user00")[0]
     assert busy.count("error") == 5  # five attempts, then how many more
     assert "and 3 more (the last ending at 2026-01-14T09:07:00Z)" in busy
-    assert "... and 6 more affected users (see the HTML or JSON report)" in section
+    # Without an HTML report in the same run, it says how to get the rest ...
+    assert "... and 6 more affected users (write them all with --html FILE or" in section
+    # ... and with one, where the rest is.
+    written = replace(options, html_report="out/report.html")
+    text = render("terminal", people_analysis(incidents), written)
+    assert "... and 6 more affected users in out/report.html" in text
     assert "user18" in section and "user19" not in section
 
 
@@ -843,9 +894,10 @@ def test_hostile_user_names_are_escaped_in_the_users_view() -> None:
 
 def test_not_diagnosed_means_an_unexplained_failure() -> None:
     terminal = render("terminal", build_analysis(), build_options())
-    judy = next(line for line in terminal.splitlines() if "judy@contoso.com" in line)
+    # judy signed in: the terminal counts successful attempts and lists only failures.
+    assert "judy@contoso.com" not in terminal
+    assert "Not listed: 2 attempts that did not fail (2 accepted)." in terminal
     kim = next(line for line in terminal.splitlines() if line.startswith("2026-01-14T09:52"))
-    assert judy.split()[-1] == "-" and "not diagnosed" not in judy
     assert kim.endswith("not diagnosed")
     markdown = render("markdown", build_analysis(), build_options())
     judy_row = next(line for line in markdown.splitlines() if "| judy@contoso.com |" in line)
@@ -864,7 +916,7 @@ def test_not_diagnosed_means_an_unexplained_failure() -> None:
 def test_html_hostile_text_is_escaped() -> None:
     page = render("html", hostile_analysis(), hostile_options())
     document = lxml.html.document_fromstring(page)
-    assert document.xpath("//script") == []
+    assert foreign_scripts(document) == []
     assert document.xpath("//iframe|//object|//embed|//img|//link|//base|//form") == []
     for element in document.iter():
         for attribute in element.attrib:
@@ -872,7 +924,7 @@ def test_html_hostile_text_is_escaped() -> None:
     shown = display_text(HOSTILE)
     pres = [pre.text_content() for pre in document.xpath("//pre")]
     assert pres and all(shown in text for text in pres)
-    assert "<script" not in page.lower()
+    assert "<script" not in without_our_script(page).lower()
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;/pre&gt;" in page
     assert not FORBIDDEN_DISPLAY.search(page)
     assert "&lt;U+202E&gt;gnp.exe" in page
@@ -880,7 +932,7 @@ def test_html_hostile_text_is_escaped() -> None:
 
 def test_html_parser_sees_only_our_tags() -> None:
     collector = _TagCollector()
-    collector.feed(render("html", hostile_analysis(), hostile_options()))
+    collector.feed(without_our_script(render("html", hostile_analysis(), hostile_options())))
     assert "script" not in collector.tags
     assert collector.tags.count("pre") == 3  # one per evidence event: two incidents, one notice
     hrefs = [value for name, value in collector.attributes if name == "href"]
@@ -890,7 +942,10 @@ def test_html_parser_sees_only_our_tags() -> None:
 def test_html_is_self_contained() -> None:
     page = render("html", build_analysis(), build_options())
     document = lxml.html.document_fromstring(page)
-    assert document.xpath("//script|//link|//img|//iframe|//@src") == []
+    # One script, the report's own, inline (its hash is in the CSP); nothing loaded.
+    assert document.xpath("//link|//img|//iframe|//@src") == []
+    assert foreign_scripts(document) == [] and len(document.xpath("//script")) == 1
+    assert "script-src 'sha256-" in lxml.html.tostring(document).decode().replace("&#39;", "'")
     style = "".join(document.xpath("//style/text()"))
     assert "@import" not in style and "url(" not in style
     external = [href for href in document.xpath("//@href") if not href.startswith("#")]
@@ -1026,7 +1081,7 @@ def test_html_timeline_titles_escape_hostile_users() -> None:
     page = render("html", analysis)
     (mark,) = nps_marks(page, "nps-denied")
     assert display_text(HOSTILE) in mark.xpath("./title")[0].text_content()
-    assert lxml.html.document_fromstring(page).xpath("//script") == []
+    assert foreign_scripts(lxml.html.document_fromstring(page)) == []
     assert not FORBIDDEN_DISPLAY.search(page)
 
 
@@ -1054,7 +1109,10 @@ def test_terminal_caps_the_incident_table() -> None:
         for index in range(60)
     ]
     text = render("terminal", replace(analysis, incidents=many), build_options())
-    assert "... and 10 more incidents" in text
+    assert "... and 10 more failed attempts (write them all with --html FILE or --csv FILE)" in (
+        " ".join(text.split())
+    )
+    assert "(and" not in text.split("In short")[0].split("Failed attempts")[0]
 
 
 def test_terminal_width_is_respected() -> None:
@@ -1181,7 +1239,7 @@ def test_one_megabyte_message_renders_fast(name: str) -> None:
     assert elapsed < 5.0, f"{name} took {elapsed:.2f}s for a 1 MB message"
     if name == "html":
         document = lxml.html.document_fromstring(text)
-        assert document.xpath("//script") == []
+        assert foreign_scripts(document) == []
         assert display_text(big) in document.xpath("//pre")[0].text_content()
     if name == "json":
         document = json.loads(text)
@@ -1214,7 +1272,7 @@ def test_any_text_renders_safely_in_every_format(text: str) -> None:
         else:
             assert not FORBIDDEN_DISPLAY.search(output), name
         if name == "html":
-            assert lxml.html.document_fromstring(output).xpath("//script") == []
+            assert foreign_scripts(lxml.html.document_fromstring(output)) == []
         if name == "csv":
             for row in list(csv.reader(io.StringIO(output)))[1:]:
                 assert len(row) == len(COLUMNS)
@@ -1232,3 +1290,45 @@ def test_fixture_sources_cover_every_read_state() -> None:
     assert FindingKind.EXCEPTION in {
         finding.kind for incident in build_analysis().incidents for finding in incident.findings
     }
+
+
+def test_html_csp_allows_exactly_the_pages_own_script() -> None:
+    import base64
+    import hashlib
+
+    page = render("html", build_analysis(), build_options())
+    document = lxml.html.document_fromstring(page)
+    (script,) = document.xpath("//script")
+    digest = base64.b64encode(hashlib.sha256(script.text.encode("utf-8")).digest()).decode()
+    (policy,) = document.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")
+    assert f"script-src 'sha256-{digest}';" in policy
+    assert "default-src 'none'" in policy and "unsafe-inline'; script" in policy
+    assert "'unsafe-eval'" not in policy
+    # The controls are hidden in the markup: without the script the page shows no dead ones.
+    assert all(box.get("hidden") is not None for box in document.xpath("//div[@class='filters']"))
+
+
+def test_html_leads_with_the_fix_and_links_the_overview() -> None:
+    document = lxml.html.document_fromstring(render("html", build_analysis(), build_options()))
+    items = document.xpath("//section[@id='diagnosis']/ol[@class='overview']/li")
+    assert [item.xpath(".//a/@href")[0] for item in items] == [
+        "#problem-1",
+        "#problem-2",
+        "#problem-3",
+        "#problem-4",
+    ]
+    leads = [
+        " ".join(item.xpath(".//p[contains(@class, 'lead')]")[0].text_content().split())
+        for item in items
+    ]
+    assert leads[0].startswith("Fix: Run the extension's configuration script again")
+    assert leads[1].startswith("Next: Check that the account exists")
+    # The fix leads even when the catalog lists a check before it.
+    assert leads[2] == "Fix: Remove passwords saved on the user's devices if the failures repeat."
+    kinds = document.xpath(
+        "//article[@id='problem-1']//ol/li/span[contains(@class, 'kind')]/text()"
+    )
+    assert kinds == ["fix", "check", "fix"]
+    # Sections in the order a reader needs them: the file inventory last.
+    sections = document.xpath("//main/section/@id")
+    assert sections[0] == "diagnosis" and sections[-2:] == ["sources", "about"]

@@ -80,9 +80,7 @@ def test_corpus_counts_agree_with_the_parser(path: Path) -> None:
     assert stats.records_relevant == len(events) == stats.records_read
     assert all(event.origin == str(path) for event in events)
     if expected["zeroed"]:
-        assert any(
-            f"{expected['zeroed']} chunk(s) with an all-zero header" in m for m in stats.messages
-        )
+        assert any(f"{expected['zeroed']} chunk" in m for m in stats.messages)
     if expected["times"]:
         assert stats.first_time == min(utc(text) for text in expected["times"])
         assert stats.last_time == max(utc(text) for text in expected["times"])
@@ -173,7 +171,7 @@ def test_zero_filled_chunks_are_a_note_not_failures() -> None:
     _, stats = read(path)
     assert (stats.records_read, stats.records_failed, stats.status) == (270, 0, "ok")
     assert stats.messages == [
-        "2 chunk(s) with an all-zero header skipped (chunk 6, 10): space Windows left unused "
+        "2 chunks with an all-zero header skipped (chunk 6, 10): space Windows left unused "
         "or wiped, not counted as failed records"
     ]
 

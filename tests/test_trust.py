@@ -183,11 +183,13 @@ def test_inventory_is_not_failure(name: str, capsys: pytest.CaptureFixture[str])
 def _counts_from_terminal(text: str) -> dict[str, int]:
     flat = _words(text)
     head = re.search(
-        r"(\d+) problems?, (\d+) attempts?.*?, (\d+) users? \((\d+) with a failed attempt\)", flat
+        r"(No|\d+) problems?[^.]* found\. (\d+) attempts?.*?, (\d+) users? "
+        r"\((\d+) with a failed attempt\)",
+        flat,
     )
     assert head, flat[:300]
     counts = {
-        "problems": int(head.group(1)),
+        "problems": 0 if head.group(1) == "No" else int(head.group(1)),
         "attempts": int(head.group(2)),
         "users": int(head.group(3)),
         "affected": int(head.group(4)),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from npsdiag.commands import Command, at_least
 
 if TYPE_CHECKING:
     from npsdiag._progress import AnalyzeProgress
@@ -32,7 +34,7 @@ _EPILOG = (
 
 def register(app: typer.Typer) -> None:
     """Register ``analyze`` on the app."""
-    app.command(name="analyze", epilog=_EPILOG)(analyze)
+    app.command(name="analyze", epilog=_EPILOG, cls=Command)(analyze)
 
 
 def analyze(
@@ -41,21 +43,28 @@ def analyze(
         metavar="INPUT...",
         help="Files, folders (searched recursively) or glob patterns such as C:\\NPS\\*.evtx.",
     ),
-    html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report."),
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Write a self-contained HTML report."
+    ),
     json_path: Path | None = typer.Option(
-        None, "--json", help="Write the JSON report ('-' = stdout)."
+        None, "--json", metavar="FILE", help="Write the JSON report ('-' = stdout)."
     ),
     jsonl_path: Path | None = typer.Option(
         None,
         "--jsonl",
+        metavar="FILE",
         help="Write JSON Lines: one object per problem, incident, user ... ('-' = stdout).",
     ),
-    markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
-    csv_path: Path | None = typer.Option(None, "--csv", help="Write one CSV row per incident."),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", metavar="FILE", help="Write a Markdown report."
+    ),
+    csv_path: Path | None = typer.Option(
+        None, "--csv", metavar="FILE", help="Write one CSV row per incident."
+    ),
     evidence: int = typer.Option(
         DEFAULT_EVIDENCE,
         "--evidence",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Evidence events the HTML report lists per incident: the one the diagnosis "
         "rests on and the earliest others (0 = all). Counts and the JSON report keep all.",
@@ -63,7 +72,7 @@ def analyze(
     incidents: int = typer.Option(
         DEFAULT_INCIDENTS,
         "--incidents",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Incidents (and notices) the HTML and Markdown reports list in detail: the "
         "earliest of every problem and of the undiagnosed failures first, taking turns, then "
@@ -86,17 +95,23 @@ def analyze(
         "pattern. Without it the offset is inferred from events also in a UTC export.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the terminal summary."),
+    no_color: bool = typer.Option(
+        False,
+        "--no-color",
+        help="No colours in the terminal summary (also: the NO_COLOR environment variable).",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Diagnose exported NPS and NPS extension logs: problems, incidents, unread files."""
     from npsdiag.analyze import analyze_paths
     from npsdiag.catalog import load_catalog
+    from npsdiag.cli import invocation
     from npsdiag.clock import parse_offset_rule
     from npsdiag.report import evidence_mode
     from npsdiag.report._output import check_target
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
-    command_line = "npsdiag " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    command_line = invocation()
     rules = [parse_offset_rule(value) for value in utc_offset]
     catalog = load_catalog()
     outputs = {
@@ -123,7 +138,14 @@ def analyze(
         )
         try:
             status = _report(
-                analysis, catalog, outputs, redact, evidence, incidents, quiet, progress
+                analysis,
+                catalog,
+                outputs,
+                _Limits(evidence, incidents),
+                redact=redact,
+                quiet=quiet,
+                no_color=no_color,
+                progress=progress,
             )
         finally:
             if analysis.evidence is not None:
@@ -145,17 +167,31 @@ def _progress_display(quiet: bool) -> AnalyzeProgress | None:
     return display
 
 
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """What the attached reports list at most: ``--evidence`` and ``--incidents``."""
+
+    evidence: int
+    incidents: int
+
+
 def _report(
     analysis: Analysis,
     catalog: Catalog,
     outputs: dict[str, Path | None],
+    limits: _Limits,
+    *,
     redact: bool,
-    evidence: int,
-    incidents: int,
     quiet: bool,
+    no_color: bool,
     progress: AnalyzeProgress | None = None,
 ) -> int:
-    """Write the reports asked for and the terminal summary; return the exit status."""
+    """Write the reports asked for and the terminal summary; return the exit status.
+
+    The summary is laid out for standard output (its width, colour when it is a colour
+    terminal), and names each file written ("wrote report.html") after it.
+    """
+    from npsdiag._screen import screen_of
     from npsdiag.report import (
         DEFAULT_MAX_USER_ATTEMPTS,
         REPORTS,
@@ -172,20 +208,21 @@ def _report(
         original, analysis = analysis, redact_analysis(analysis)
         if original.evidence is not None:
             original.evidence.close()
+    files = {name: target for name, target in outputs.items() if target and str(target) != "-"}
+    html = files.get("html")
+    screen = screen_of(sys.stdout, no_color=no_color)
     options = ReportOptions(
+        width=screen.width,
+        color=screen.color,
         guidance=guidance_from_entries(catalog.entries),
-        max_evidence=evidence,
-        max_incidents=incidents,
+        max_evidence=limits.evidence,
+        max_incidents=limits.incidents,
         # "list everything" covers the users' attempts too
-        max_user_attempts=0 if incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
+        max_user_attempts=0 if limits.incidents == 0 else DEFAULT_MAX_USER_ATTEMPTS,
+        html_report=str(html) if html is not None else None,
     )
-    to_stdout = None
-    for name, target in outputs.items():
-        if target is None:
-            continue
-        if str(target) == "-":
-            to_stdout = name
-            continue
+    to_stdout = next((name for name, target in outputs.items() if str(target) == "-"), None)
+    for name, target in files.items():
         if progress is not None:
             progress.phase(f"writing {target.name}")
         write_report(name, analysis, target, options)
@@ -195,7 +232,13 @@ def _report(
         REPORTS[to_stdout].write(analysis, sys.stdout, options)
         sys.stdout.flush()
     elif not quiet:
-        typer.echo(REPORTS["terminal"].render(analysis, options), nl=False)
+        text = REPORTS["terminal"].render(analysis, options)
+        typer.echo(text, nl=False, color=screen.color)
+    if not quiet:
+        # After the summary, so that the last lines on the screen say where the rest is; on
+        # standard error when standard output carries a report.
+        for target in files.values():
+            typer.echo(f"wrote {target}", err=to_stdout is not None)
     if analysis.evidence is not None:
         analysis.evidence.close()
     return exit_status(analysis.verdict)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from npsdiag.commands import Command, at_least
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 _EPILOG = (
@@ -28,7 +29,7 @@ DEFAULT_CASE_TIMEOUT = 1800.0
 
 def register(app: typer.Typer) -> None:
     """Register ``batch`` on the app."""
-    app.command(name="batch", epilog=_EPILOG)(batch)
+    app.command(name="batch", epilog=_EPILOG, cls=Command)(batch)
 
 
 def batch(
@@ -41,12 +42,14 @@ def batch(
         ...,
         "--output",
         "-o",
+        metavar="DIR",
         help="Folder for <case-id>/report.{html,json,md} and the index (created if missing).",
     ),
     workers: int | None = typer.Option(
         None,
         "--workers",
-        min=1,
+        metavar="N",
+        callback=at_least(1),
         help="Cases analysed in parallel (default: the number of CPUs; 1 = in this process).",
     ),
     redact: bool = typer.Option(
@@ -55,7 +58,7 @@ def batch(
     evidence: int = typer.Option(
         DEFAULT_EVIDENCE,
         "--evidence",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Evidence events each case's HTML report lists per incident: the one the "
         "diagnosis rests on and the earliest others (0 = all). The JSON reports keep all.",
@@ -63,7 +66,7 @@ def batch(
     incidents: int = typer.Option(
         DEFAULT_INCIDENTS,
         "--incidents",
-        min=0,
+        callback=at_least(0),
         metavar="N",
         help="Incidents (and notices) each case's HTML and Markdown reports list in detail: "
         "the earliest of every problem first (0 = all, with every attempt of every user). "
@@ -72,7 +75,7 @@ def batch(
     case_timeout: float = typer.Option(
         DEFAULT_CASE_TIMEOUT,
         "--case-timeout",
-        min=0,
+        callback=at_least(0),
         metavar="SECONDS",
         help="Stop a case that takes longer than this and record it as 'timed out', so that "
         "one stalled case costs only itself (0 = no limit).",
@@ -86,7 +89,7 @@ def batch(
     from npsdiag._signals import Terminated
     from npsdiag._visible import visible
     from npsdiag.batch import run_batch, summary_line
-    from npsdiag.cli import ExitStatus
+    from npsdiag.cli import ExitStatus, invocation
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     show_progress = not no_progress and sys.stderr.isatty()
@@ -99,6 +102,7 @@ def batch(
         max_evidence=evidence,
         max_incidents=incidents,
         case_timeout=case_timeout,
+        command_line=invocation(),
     )
     try:
         if show_progress:

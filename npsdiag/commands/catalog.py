@@ -8,11 +8,15 @@ with ``--json`` (sorted keys, so it can be diffed).
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from npsdiag._words import plural
+from npsdiag.commands import Command
 
 if TYPE_CHECKING:
     from npsdiag.catalog import Catalog, CatalogEntry, MatchRule
@@ -20,7 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _GROUP_NAME = "catalog"
-_WIDTH = 100
+
+
+def _width() -> int:
+    """The width of standard output (the terminal's, else 100 columns)."""
+    from npsdiag._screen import screen_of
+
+    return screen_of(sys.stdout).width
 
 
 def register(app: typer.Typer) -> None:
@@ -36,9 +46,9 @@ def register(app: typer.Typer) -> None:
         add_completion=False,
         rich_markup_mode=None,
     )
-    catalog_app.command("list")(list_command)
-    catalog_app.command("show")(show_command)
-    catalog_app.command("check")(check_command)
+    catalog_app.command("list", cls=Command)(list_command)
+    catalog_app.command("show", cls=Command)(show_command)
+    catalog_app.command("check", cls=Command)(check_command)
     app.add_typer(catalog_app, name=_GROUP_NAME)
 
 
@@ -46,6 +56,7 @@ def list_command(
     category: str | None = typer.Option(
         None,
         "--category",
+        metavar="CATEGORY",
         help="Only entries of this category: configuration, user, not-an-error, needs-support.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON."),
@@ -66,14 +77,22 @@ def list_command(
         typer.echo(_to_json([entry.to_dict() for entry in entries]))
         return
     if entries:
+        from npsdiag._screen import wrap
+
         id_width = max(len(entry.id) for entry in entries)
-        typer.echo(f"{'ID':<{id_width}}  {'SEVERITY':<8}  {'CATEGORY':<13}  TITLE")
+        width = _width()
+        columns = f"{'ID':<{id_width}}  {'SEVERITY':<8}  {'CATEGORY':<13}  "
+        wide = width - len(columns) >= 24
+        typer.echo(f"{columns}TITLE" if wide else f"{columns.rstrip()}\n    TITLE")
         for entry in entries:
-            typer.echo(
-                f"{entry.id:<{id_width}}  {entry.severity:<8}  {entry.category:<13}  {entry.title}"
-            )
+            head = f"{entry.id:<{id_width}}  {entry.severity:<8}  {entry.category:<13}  "
+            if wide:
+                typer.echo(wrap(entry.title, width, head, " " * len(head)))
+            else:  # too narrow for a title column: the title goes under the id
+                typer.echo(head.rstrip())
+                typer.echo(wrap(entry.title, width, "    "))
     suffix = f" in category {category}" if category else ""
-    typer.echo(f"{_plural(len(entries), 'entry', 'entries')}{suffix}")
+    typer.echo(f"{plural(len(entries), 'entry', 'entries')}{suffix}")
 
 
 def show_command(
@@ -131,13 +150,13 @@ def check_command(
         typer.echo(f"error: {line}")
     for line in result.warnings:
         typer.echo(f"warning: {line}")
-    files = _plural(len(result.files), "file", "files")
-    warnings = _plural(len(result.warnings), "warning", "warnings")
+    files = plural(len(result.files), "file", "files")
+    warnings = plural(len(result.warnings), "warning", "warnings")
     if result.catalog is None:
-        errors = _plural(len(result.errors), "error", "errors")
+        errors = plural(len(result.errors), "error", "errors")
         typer.echo(f"catalog check failed: {errors}, {warnings} in {files}")
         raise typer.Exit(ExitStatus.PROBLEMS)
-    entries = _plural(len(result.catalog), "entry", "entries")
+    entries = plural(len(result.catalog), "entry", "entries")
     typer.echo(f"catalog OK: {entries} in {files}, {warnings}")
 
 
@@ -176,8 +195,10 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
     detector = f"   detector: {entry.detector}" if entry.detector is not None else ""
     lines = [
         f"{entry.id}  {entry.title}",
-        f"  category: {entry.category}   severity: {entry.severity}   scope: {entry.scope}"
-        f"   source: {entry.source}",
+        _indent(
+            f"category: {entry.category}   severity: {entry.severity}   scope: {entry.scope}"
+            f"   source: {entry.source}"
+        ),
         f"  file: {entry.file}{detector}",
         "",
     ]
@@ -214,7 +235,7 @@ def _render_entry(entry: CatalogEntry, related: list[CatalogEntry]) -> str:
         lines += [_indent(example, first="  - ") for example in entry.examples]
     if related:
         lines += ["", "Related entries:"]
-        lines += [f"  - {other.id}  {other.title}" for other in related]
+        lines += [_indent(f"{other.id}  {other.title}", first="  - ") for other in related]
     return "\n".join(lines)
 
 
@@ -249,7 +270,7 @@ def _indent(text: str, *, first: str = "  ") -> str:
     wrapped = [
         textwrap.fill(
             paragraph,
-            width=_WIDTH,
+            width=_width(),
             initial_indent=first if index == 0 else hanging,
             subsequent_indent=hanging,
             break_long_words=False,
@@ -262,7 +283,3 @@ def _indent(text: str, *, first: str = "  ") -> str:
 
 def _to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from npsdiag.commands import Command
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 #: Equal to ``npsdiag.collect.DEFAULT_SINCE`` (tests check); not imported from there, so that
@@ -28,7 +29,7 @@ _EPILOG = (
 
 def register(app: typer.Typer) -> None:
     """Register ``collect`` on the app."""
-    app.command(name="collect", epilog=_EPILOG)(collect)
+    app.command(name="collect", epilog=_EPILOG, cls=Command)(collect)
 
 
 def collect(
@@ -42,6 +43,7 @@ def collect(
         None,
         "--output",
         "-o",
+        metavar="PATH",
         help="The bundle's .zip path, or the folder it goes into (created if missing). "
         "Default: C:\\NPS.",
     ),
@@ -49,13 +51,22 @@ def collect(
     no_analyze: bool = typer.Option(
         False, "--no-analyze", help="Only collect; do not analyse the bundle."
     ),
-    html: Path | None = typer.Option(None, "--html", help="Write the analysis as HTML."),
-    json_path: Path | None = typer.Option(
-        None, "--json", help="Write the analysis as JSON ('-' = stdout)."
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Write the analysis as HTML."
     ),
-    markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown report."),
+    json_path: Path | None = typer.Option(
+        None, "--json", metavar="FILE", help="Write the analysis as JSON ('-' = stdout)."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", metavar="FILE", help="Write a Markdown report."
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Do not print progress or the terminal summary."
+    ),
+    no_color: bool = typer.Option(
+        False,
+        "--no-color",
+        help="No colours in the terminal summary (also: the NO_COLOR environment variable).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
@@ -108,6 +119,7 @@ def collect(
                 redact=False,
                 utc_offset=[],
                 quiet=quiet,
+                no_color=no_color,
                 debug=debug,
             )
         except typer.Exit as done:

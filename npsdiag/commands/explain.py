@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import typer
+
+from npsdiag.commands import Command
 
 _EPILOG = (
     "Examples:\n\n"
@@ -23,12 +26,13 @@ _EPILOG = (
 
 def register(app: typer.Typer) -> None:
     """Register ``explain`` on the app."""
-    app.command(name="explain", epilog=_EPILOG)(explain)
+    app.command(name="explain", epilog=_EPILOG, cls=Command)(explain)
 
 
 def explain(
     text: str = typer.Argument(
         ...,
+        metavar="TEXT",
         help="An event message, a code such as UserNotFound or AADSTS700027, an event id such "
         'as 6273, or "reason code 48"; - reads stdin.',
     ),
@@ -44,8 +48,30 @@ def explain(
     if as_json:
         typer.echo(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        typer.echo(_as_text(result))
+        from npsdiag._screen import screen_of
+
+        typer.echo(_wrapped(_as_text(result), screen_of(sys.stdout).width))
     raise typer.Exit(0 if result["known"] else 1)
+
+
+#: A numbered step ("  1. (fix) ") or list item: continuation lines go under its text.
+_MARKER = re.compile(r"(\s*)(\d+\.\s+(?:\(\w+\)\s+)?)?")
+
+
+def _wrapped(text: str, width: int) -> str:
+    """Each line of ``text`` wrapped to ``width``, continuation lines under its text."""
+    from npsdiag._screen import wrap
+
+    lines: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        found = _MARKER.match(line)
+        indent, marker = (found.group(1), found.group(2) or "") if found else ("", "")
+        hanging = " " * (len(indent) + len(marker)) if marker else indent + "  "
+        lines.append(wrap(line[len(indent) + len(marker) :], width, indent + marker, hanging))
+    return "\n".join(lines)
 
 
 def _as_text(result: dict[str, object]) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from npsdiag.commands import Command, at_least
 from npsdiag.errors import UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ _HELP = """Write synthetic NPS + MFA extension logs (and a support bundle) from 
 
 def register(app: typer.Typer) -> None:
     """Register the ``samples`` command on ``app``."""
-    app.command("samples", help=_HELP, no_args_is_help=True)(samples)
+    app.command("samples", help=_HELP, no_args_is_help=True, cls=Command)(samples)
 
 
 def samples(
@@ -64,7 +65,12 @@ def samples(
     ] = None,
     events: Annotated[
         int | None,
-        typer.Option("--events", metavar="N", min=1, help="Scale the traffic to N events in all."),
+        typer.Option(
+            "--events",
+            metavar="N",
+            callback=at_least(1),
+            help="Scale the traffic to N events in all.",
+        ),
     ] = None,
 ) -> None:
     """Write synthetic logs; see the command help for the forms."""

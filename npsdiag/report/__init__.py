@@ -79,6 +79,7 @@ def guidance_from_entries(entries: Iterable[GuidanceSource]) -> dict[str, Guidan
             references=tuple(entry.references),
             # Only catalog entries know which steps are fixes; other guidance sources have none.
             fixes=tuple(getattr(entry, "fixes", ())),
+            kinds=tuple(getattr(entry, "step_kinds", ())),
         )
         for entry in entries
     }

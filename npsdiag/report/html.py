@@ -1,26 +1,33 @@
 """The HTML report: one self-contained page to attach to a ticket.
 
-No network and no script: inline CSS, an inline SVG timeline, ``<details>`` for the
-evidence. The timeline has one bar row per problem, one for failures no problem
-explains, and one mark row per kind of NPS decision (6272 granted, 6273 denied, 6274
-discarded), each kind with its own shape, so the extension's failures and NPS's answers
-line up. The page lists at most ``ReportOptions.max_incidents`` incidents and as many
-notices (the earliest of every problem first, see
-:func:`~npsdiag.report._view.incidents_shown`), at most
+The diagnosis comes first: every problem with its fix (linking to its card), the
+configuration faults with theirs, or "cannot tell" with the logs to export. No network:
+inline CSS, an inline SVG timeline (with each bar's count written above it), ``<details>``
+for the evidence, and one inline script (``templates/report.js``: search, filter and sort
+the incidents and users) that the page's Content-Security-Policy allows by its SHA-256
+hash and nothing else; without it the page shows everything. The layout reflows on a
+phone (tables become labelled blocks), and prints the diagnosis on page 1 and the file
+inventory, compact, at the end.
+
+The timeline has one bar row per problem, one for failures no problem explains, and one
+mark row per kind of NPS decision (6272 granted, 6273 denied, 6274 discarded), each kind
+with its own shape, so the extension's failures and NPS's answers line up. The page lists
+at most ``ReportOptions.max_incidents`` incidents and as many notices (the earliest of
+every problem first, see :func:`~npsdiag.report._view.incidents_shown`), at most
 ``ReportOptions.max_user_attempts`` attempts per affected user, and at most
 ``ReportOptions.max_evidence`` evidence events per incident (the one its diagnosis rests
 on and the earliest others), and says so wherever it leaves some out; counts, problems,
 users and the timeline use every incident and event, and only listed incidents are
-linked to. The page is rendered from
-``templates/report.html.j2`` with autoescaping on (never by string concatenation), and
-every string has first been through :func:`~npsdiag.report._view.display_text`, so
-hostile event text shows as text. A Content-Security-Policy meta tag forbids scripts and
-remote loads as a second line.
+linked to. The page is rendered from ``templates/report.html.j2`` with autoescaping on
+(never by string concatenation), and every string has first been through
+:func:`~npsdiag.report._view.display_text`, so hostile event text shows as text.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +35,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from npsdiag.model import Analysis, Finding, FindingKind, Incident, as_utc
+from npsdiag.report._findings import config_causes
+from npsdiag.report._text import time_window
 from npsdiag.report._view import (
     FAILED_OUTCOMES,
     NPS_DECISIONS,
@@ -93,13 +102,16 @@ _BUCKETS = (
 
 @dataclass(frozen=True, slots=True)
 class TimelineBar:
-    """One bucket of one row."""
+    """One bucket of one row, with its count written above it (readable without hover)."""
 
     x: str
     y: str
     width: str
     height: str
     title: str
+    count: int = 0
+    label_x: str = ""
+    label_y: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +372,9 @@ def _bar_row(entry: _Series, baseline: float, axis: _Axis, highest: int) -> Time
                 width=_number(max(axis.bucket_width - 1.0, 1.0)),
                 height=_number(height),
                 title=f"{label}: {count} {axis.span(index)} UTC",
+                count=count,
+                label_x=_number(_PLOT_LEFT + (index + 0.5) * axis.bucket_width),
+                label_y=_number(baseline - height - 2),
             )
         )
     return TimelineRow(
@@ -492,6 +507,7 @@ def _is_link(reference: str) -> bool:
 _CSS_WORDS = frozenset(
     {"critical", "high", "medium", "low", "info", *FAILED_OUTCOMES, "accepted", "ignored"}
     | {"notice", "ok", "partial", "unreadable", "skipped", "listed", "granted", "denied"}
+    | {"fix", "check", "collect", "escalate", "cause", "problems", "healthy", "no-evidence"}
 )
 
 
@@ -523,7 +539,23 @@ def _environment() -> jinja2.Environment:
     environment = new_environment()
     environment.tests["link"] = _is_link
     environment.filters["css_class"] = _css_class
+    environment.filters["window"] = lambda pair: time_window(*pair)
+    environment.filters["thousands"] = lambda number: f"{number:,}"
     return environment
+
+
+@functools.lru_cache(maxsize=1)
+def page_script() -> tuple[str, str]:
+    """The page's one script (``templates/report.js``) and its CSP source, ``'sha256-...'``.
+
+    The Content-Security-Policy allows this exact text and no other script: an injected one
+    (which autoescaping already prevents) would not run.
+    """
+    from importlib.resources import files
+
+    text = files("npsdiag.report").joinpath("templates/report.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return text, f"'sha256-{digest}'"
 
 
 def _counts(values: Sequence[str]) -> list[tuple[str, int]]:
@@ -545,12 +577,23 @@ def render(analysis: Analysis, options: ReportOptions) -> str:
         incident_limit=page_limit(options.max_incidents, PAGE_MAX_INCIDENTS),
         attempt_limit=page_limit(options.max_user_attempts, PAGE_MAX_USER_ATTEMPTS),
     )
+    from markupsafe import Markup
+
     template = _environment().get_template(_TEMPLATE)
+    script, script_source = page_script()
+    first_of_entry: dict[str, int] = {}
+    for problem in view.problems:
+        first_of_entry.setdefault(problem.entry_id, problem.rank)
     page = template.render(
         view=view,
         timeline=build_timeline(analysis, view),
         max_marks=_MAX_MARKS,
         options=options,
         source_statuses=_counts([source.status for source in view.sources]),
+        causes=config_causes(view.config_findings),
+        first_of_entry=first_of_entry,
+        # The script is the package's own file, inserted verbatim: its hash is in the CSP.
+        script=Markup(script),
+        script_source=script_source,
     )
     return page.rstrip("\n") + "\n"

@@ -171,6 +171,15 @@ def _sample_evidence(problem: ProblemView, view: ReportView, options: ReportOpti
     return []
 
 
+def _lead(problem: ProblemView) -> list[str]:
+    """The fix (else the first step) in bold, right under the title."""
+    lead = problem.lead
+    if lead is None or lead[0] == "cause":
+        return []
+    label = "Fix" if lead[0] == "fix" else "Next"
+    return [f"**{label}:** {escape_inline(lead[1])}", ""]
+
+
 def _problem(problem: ProblemView, view: ReportView, options: ReportOptions) -> list[str]:
     lines = [
         f"### {problem.rank}. {escape_inline(problem.title)}",
@@ -179,6 +188,7 @@ def _problem(problem: ProblemView, view: ReportView, options: ReportOptions) -> 
         f"**{escape_inline(problem.confidence)}**, scope {escape_inline(problem.scope)}, "
         f"category {escape_inline(problem.category)}, entry {code_span(problem.entry_id)}",
         "",
+        *_lead(problem),
         f"- Users ({len(problem.users)}): {_users(problem, options.preview_users)}",
         f"- When: {problem.start} to {problem.end} (UTC), "
         f"{_plural(len(problem.incidents), 'incident')}",
@@ -194,7 +204,8 @@ def _problem(problem: ProblemView, view: ReportView, options: ReportOptions) -> 
     if problem.steps:
         lines += ["Next steps:", ""]
         lines += [
-            f"{number}. {escape_inline(step)}" for number, step in enumerate(problem.steps, 1)
+            f"{number}. {f'({kind}) ' if kind else ''}{escape_inline(step)}"
+            for number, (kind, step) in enumerate(problem.typed_steps, 1)
         ]
         lines.append("")
     if problem.collect:

@@ -43,6 +43,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from npsdiag._tempfiles import private_folder
+from npsdiag._words import plural
 from npsdiag.errors import BundleError
 from npsdiag.model import SourceKind, SourceStats
 from npsdiag.sources.bundle_case import (
@@ -189,11 +190,11 @@ class _Lister:
         for _, entry in files:
             self.info.note_member_name(_clean_name(entry.filename)[0])
         if chain:
-            what = f"a zip inside the bundle, with {len(files)} file(s)"
+            what = f"a zip inside the bundle, with {plural(len(files), 'file')}"
         else:
             server = self.info.server
             about = f"; server {server} (from file names)" if server else ""
-            what = f"support bundle with {len(files)} file(s), read as one case{about}"
+            what = f"support bundle with {plural(len(files), 'file')}, read as one case{about}"
         self.found.skipped.append(
             _account(
                 shown,

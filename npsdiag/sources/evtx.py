@@ -32,6 +32,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from evtx import PyEvtxParser
 
+from npsdiag._words import plural
 from npsdiag.model import Event, SourceStats
 from npsdiag.sources import (
     RecordError,
@@ -686,7 +687,7 @@ def _finish(source: Source, stats: SourceStats, zeroed_chunks: list[int]) -> Non
         numbers = ", ".join(str(number) for number in zeroed_chunks[:10])
         more = ", ..." if len(zeroed_chunks) > 10 else ""
         stats.messages.append(
-            f"{len(zeroed_chunks)} chunk(s) with an all-zero header skipped "
+            f"{plural(len(zeroed_chunks), 'chunk')} with an all-zero header skipped "
             f"(chunk {numbers}{more}): space Windows left unused or wiped, "
             "not counted as failed records"
         )
