@@ -118,6 +118,8 @@ class CaseSummary:
         reports: the report files written, relative to the output folder, in
             :data:`REPORT_FILES` order.
         seconds: wall-clock time of the case; for benchmarks, never written to a file.
+        tenant_domain: the UPN domain most of the case's attempts name (the fleet
+            dataset's ``cases.tenant_domain``), or None.
     """
 
     case: Case
@@ -143,6 +145,7 @@ class CaseSummary:
     records_failed: int = 0
     reports: tuple[str, ...] = ()
     seconds: float = 0.0
+    tenant_domain: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -471,7 +474,23 @@ def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) ->
         files_read=sum(1 for source in sources if source.status in _READ_STATUSES),
         events_read=sum(source.records_read for source in sources),
         records_failed=sum(source.records_failed for source in sources),
+        tenant_domain=_tenant_domain(analysis),
     )
+
+
+def _tenant_domain(analysis: Analysis) -> str | None:
+    """The UPN domain named by most attempts (ties: the first in sort order)."""
+    from npsdiag._names import upn_domain
+
+    tally: Counter[str] = Counter()
+    for incident in analysis.incidents:
+        names = (incident.user, incident.person, *(f.user for f in incident.findings))
+        domain = upn_domain(names)
+        if domain is not None:
+            tally[domain] += 1
+    if not tally:
+        return None
+    return min(tally.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def _server_name(analysis: Analysis) -> str | None:

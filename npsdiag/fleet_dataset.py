@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npsdiag import __version__, _atomic, _tempfiles
+from npsdiag._names import upn_domain
 from npsdiag.errors import DatasetError, UsageError
 from npsdiag.fleet_schema import (
     DATASET_FORMAT,
@@ -208,6 +209,7 @@ def write_case_row(root: Path, summary: CaseSummary, redacted: bool) -> None:
         "files_read": [summary.files_read],
         "events_read": [summary.events_read],
         "records_failed": [summary.records_failed],
+        "tenant_domain": [summary.tenant_domain],
         "redacted": [redacted],
         "npsdiag_version": [__version__],
     }
@@ -324,13 +326,7 @@ def _first(values: Iterable[Any]) -> Any:
 
 
 def _user_domain(incident: Incident) -> str | None:
-    names = (incident.user, incident.person, *(f.user for f in incident.findings))
-    for name in names:
-        if name and "@" in name:
-            domain = name.rsplit("@", 1)[1].strip().lower()
-            if domain:
-                return domain
-    return None
+    return upn_domain((incident.user, incident.person, *(f.user for f in incident.findings)))
 
 
 def _aadsts(findings: Sequence[Finding]) -> list[str]:

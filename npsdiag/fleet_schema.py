@@ -80,6 +80,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("files_read", "int64", "inputs read completely or partly"),
         ("events_read", "int64", "records read"),
         ("records_failed", "int64", "records that could not be decoded"),
+        ("tenant_domain", "string", "the UPN domain most of the case's attempts name "
+         "(an NPS server's extension serves one tenant)"),
         ("redacted", "bool", "whether the case went through --redact"),
         ("npsdiag_version", "string", "the npsdiag that wrote the row"),
     ),
@@ -93,7 +95,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("failed", "bool", "the attempt failed (rejected, error, no-answer, timed-out, ...)"),
         ("user", "string", "the user as the events name them"),
         ("person", "string", "the person (every spelling of one account counted once)"),
-        ("user_domain", "string", "domain of the user's UPN (the tenant asked), lower case"),
+        ("user_domain", "string", "domain of the user's UPN, when the events give one"),
         ("cid", "string", "the extension's correlation id"),
         ("codes", "list<string>", "error codes of the extension (ESTS_TOKEN_ERROR ...)"),
         ("aadsts", "list<string>", "AADSTS codes in the evidence, in order of appearance"),
