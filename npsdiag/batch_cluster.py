@@ -346,7 +346,13 @@ class ClusterRunner:
         marker = str(Path(output) / f"{_MARKER}{self._token}")
         writable = [output, *{task.dataset for task in tasks if task.dataset is not None}]
         inputs = sorted({path for task in tasks for path in task.case.inputs})
-        Path(marker).write_text(self._token, encoding="utf-8")
+        try:
+            Path(marker).write_text(self._token, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(
+                f"cannot write into '{output}': {error.strerror or error}",
+                hint="give an output folder you may write to",
+            ) from None
         try:
             answers = client.run(check_worker, marker, self._token, writable, inputs, self._cwd)
         except Exception as error:

@@ -282,6 +282,11 @@ def _table(columns: dict[str, list[Any]], schema: Any, pa: Any) -> Any:
             # Undecodable bytes of a file name arrive as lone surrogates, which UTF-8 (and
             # so Parquet) cannot hold: written as their escapes, as the reports show them.
             arrays.append(pa.array([_clean(value) for value in values], type=field.type))
+        except (OverflowError, pa.ArrowException):
+            if not pa.types.is_integer(field.type):
+                raise
+            # A damaged record may carry a number past 64 bits (a record id): unknown here.
+            arrays.append(pa.array([_int64(value) for value in values], type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -293,6 +298,12 @@ def _clean(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_clean(item) for item in value)
     return value
+
+
+def _int64(value: Any) -> int | None:
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    return None
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -80,8 +80,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("files_read", "int64", "inputs read completely or partly"),
         ("events_read", "int64", "records read"),
         ("records_failed", "int64", "records that could not be decoded"),
-        ("tenant_domain", "string", "the UPN domain most of the case's attempts name "
-         "(an NPS server's extension serves one tenant)"),
+        (
+            "tenant_domain",
+            "string",
+            "the UPN domain most of the case's attempts name "
+            "(an NPS server's extension serves one tenant)",
+        ),
         ("redacted", "bool", "whether the case went through --redact"),
         ("npsdiag_version", "string", "the npsdiag that wrote the row"),
     ),

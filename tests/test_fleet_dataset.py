@@ -283,7 +283,9 @@ def test_undecodable_text_is_written_as_its_escape() -> None:
     columns: dict[str, list[object]] = {column.name: [None] for column in TABLES["sources"]}
     columns["name"] = ["logs/\udcff.evtx"]
     columns["channels"] = [["Security\udc80"]]
+    columns["size"] = [2**64 - 1]  # a damaged record's number past 64 bits
     table = _table(columns, schema, pa)
+    assert table.column("size").to_pylist() == [None]
     assert table.column("name").to_pylist() == ["logs/\\udcff.evtx"]
     assert table.column("channels").to_pylist() == [["Security\\udc80"]]
 
