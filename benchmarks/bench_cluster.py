@@ -10,7 +10,8 @@ and 2 workers on the 20 cases of 10 MiB that ``bench_command.py batch`` builds (
 
 ``costs`` measures what docs/batch.md's sizing rests on, each as a command: one case with
 ``npsdiag analyze`` (three reports), the same with ``npsdiag batch --workers 1`` with and
-without ``--dataset``, per case and per MiB of input.
+without ``--dataset``, per case and per MiB of input; and a dense case (the 177 MiB of
+``npsdiag samples mixed --events 200000``, every record an NPS or extension event).
 
 Usage::
 
@@ -36,7 +37,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_command import NPSDIAG, measure
+from bench_command import NPSDIAG, measure, scenario
 
 BIN = Path(sys.executable).parent
 
@@ -180,7 +181,23 @@ def bench_costs(folder: Path, rounds: int) -> dict[str, object]:
              "--dataset", str(work / "fleet")],
             rounds,
         )  # fmt: skip
+        # A dense case: every record an NPS or extension event (the worst per MiB).
+        dense_files = scenario(folder, 200_000)
+        dense = dense_files[0].parent
+        dense_size = sum(path.stat().st_size for path in dense_files)
+        dense_batch = _best(
+            [*NPSDIAG, "batch", str(dense), "-o", str(work / "db"), "--workers", "1"], 1
+        )
+        dense_dataset = _best(
+            [*NPSDIAG, "batch", str(dense), "-o", str(work / "dd"), "--workers", "1",
+             "--dataset", str(work / "dense-fleet")],
+            1,
+        )  # fmt: skip
         return {
+            "dense_case_mib": dense_size / 2**20,
+            "dense_batch_one_case": dense_batch,
+            "dense_batch_one_case_dataset": dense_dataset,
+            "dense_seconds_per_mib": (dense_batch["wall"] - startup["wall"]) / (dense_size / 2**20),
             "case_mib": size / 2**20,
             "npsdiag_version_s": startup,
             "analyze_three_reports": analyze,
