@@ -25,7 +25,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,8 +64,11 @@ DATA_TABLES = ("incidents", "events", "problems", "config_findings", "sources")
 #: What to install for ``--dataset``.
 EXTRA_HINT = "pip install 'npsdiag[dataset]'"
 _PART = "part-0.parquet"
-#: Rows per row group of the events table, so that a huge case is written in slices.
-_BATCH_ROWS = 65_536
+#: Rows of the incidents and events tables built as Python objects at a time: a huge case
+#: is converted in slices, so that its rows are never all in memory as objects at once...
+_BATCH_ROWS = 4_096
+#: ... and written in row groups of this many rows (Arrow's compact columns until then).
+_GROUP_ROWS = 16_384
 _COMPRESSION = "zstd"
 _METADATA_VERSION = b"npsdiag.fleet.schema_version"
 _METADATA_TABLE = b"npsdiag.fleet.table"
@@ -143,7 +146,7 @@ def write_case(root: Path, case_id: str, analysis: Analysis, catalog: Catalog | 
     import pyarrow as pa
 
     builders: list[tuple[str, Callable[[], Iterator[dict[str, list[Any]]]]]] = [
-        ("incidents", lambda: iter([_incident_rows(analysis)])),
+        ("incidents", lambda: _incident_rows(analysis)),
         ("events", lambda: _event_rows(analysis)),
         ("problems", lambda: iter([_problem_rows(analysis, catalog)])),
         ("config_findings", lambda: iter([_config_rows(analysis)])),
@@ -259,9 +262,17 @@ def _write_staged(
     try:
         with os.fdopen(descriptor, "wb") as stream:
             with pq.ParquetWriter(stream, schema, compression=_COMPRESSION) as writer:
+                pending: list[Any] = []
+                rows = 0
                 for batch in batches:
                     if batch[schema.names[0]]:
-                        writer.write_table(_table(batch, schema, pa))
+                        pending.append(_table(batch, schema, pa))
+                        rows += pending[-1].num_rows
+                    if rows >= _GROUP_ROWS:
+                        writer.write_table(pa.concat_tables(pending))
+                        pending, rows = [], 0
+                if pending:
+                    writer.write_table(pa.concat_tables(pending))
             stream.flush()
             os.fsync(stream.fileno())
     except BaseException:
@@ -332,8 +343,22 @@ def _items(analysis: Analysis) -> Iterator[tuple[int, Incident, bool]]:
             position += 1
 
 
-def _first(values: Iterable[Any]) -> Any:
-    return next((value for value in values if value is not None and value != ""), None)
+def _first_values(findings: Sequence[Finding]) -> tuple[Any, Any, Any, Any, Any]:
+    """The first client name, client address, NAS address, reason code and computer the
+    findings give (one pass: a dense case has hundreds of thousands of incidents)."""
+    name = client = nas = reason = computer = None
+    for finding in findings:
+        if name is None and finding.client_name:
+            name = finding.client_name
+        if client is None and finding.client_ip:
+            client = finding.client_ip
+        if nas is None and finding.nas_ip:
+            nas = finding.nas_ip
+        if reason is None and finding.reason_code is not None:
+            reason = finding.reason_code
+        if computer is None and finding.event.computer:
+            computer = finding.event.computer
+    return name, client, nas, reason, computer
 
 
 def _user_domain(incident: Incident) -> str | None:
@@ -344,86 +369,100 @@ def _aadsts(findings: Sequence[Finding]) -> list[str]:
     return list(dict.fromkeys(code for finding in findings for code in finding.aadsts))
 
 
-def _incident_rows(analysis: Analysis) -> dict[str, list[Any]]:
+def _incident_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
+    """The incidents table in slices of at most :data:`_BATCH_ROWS` rows."""
     rows = _empty("incidents")
+    # Bound appends: one per value of hundreds of thousands of rows.
+    add = [rows[column.name].append for column in TABLES["incidents"]]
+    count = 0
     for position, incident, notice in _items(analysis):
         findings = incident.findings
         diagnosis = incident.diagnosis
-        values = {
-            "incident_index": position,
-            "incident_key": incident.key,
-            "is_notice": notice,
-            "start": _utc(incident.start),
-            "end": _utc(incident.end),
-            "outcome": incident.outcome,
-            "failed": incident.outcome in FAILED_OUTCOMES,
-            "user": incident.user,
-            "person": incident.person,
-            "user_domain": _user_domain(incident),
-            "cid": incident.cid,
-            "codes": list(incident.codes),
-            "aadsts": _aadsts(findings),
-            "entry_id": diagnosis.entry_id if diagnosis else None,
-            "title": diagnosis.title if diagnosis else None,
-            "category": diagnosis.category if diagnosis else None,
-            "severity": diagnosis.severity if diagnosis else None,
-            "confidence": diagnosis.confidence if diagnosis else None,
-            "because": diagnosis.because if diagnosis else None,
-            "client_name": _first(f.client_name for f in findings),
-            "client_ip": _first(f.client_ip for f in findings),
-            "nas_ip": _first(f.nas_ip for f in findings),
-            "reason_code": _first(f.reason_code for f in findings),
-            "server": _first(f.event.computer for f in findings),
-            "events": len(findings),
-        }
-        for name, value in values.items():
-            rows[name].append(value)
-    return rows
+        name, client, nas, reason, computer = _first_values(findings)
+        values = (
+            position,
+            incident.key,
+            notice,
+            _utc(incident.start),
+            _utc(incident.end),
+            incident.outcome,
+            incident.outcome in FAILED_OUTCOMES,
+            incident.user,
+            incident.person,
+            _user_domain(incident),
+            incident.cid,
+            list(incident.codes),
+            _aadsts(findings),
+            diagnosis.entry_id if diagnosis else None,
+            diagnosis.title if diagnosis else None,
+            diagnosis.category if diagnosis else None,
+            diagnosis.severity if diagnosis else None,
+            diagnosis.confidence if diagnosis else None,
+            diagnosis.because if diagnosis else None,
+            name,
+            client,
+            nas,
+            reason,
+            computer,
+            len(findings),
+        )
+        for append, value in zip(add, values, strict=True):
+            append(value)
+        count += 1
+        if count == _BATCH_ROWS:
+            yield rows
+            rows = _empty("incidents")
+            add = [rows[column.name].append for column in TABLES["incidents"]]
+            count = 0
+    yield rows
 
 
 def _event_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
     """The events table in slices of at most :data:`_BATCH_ROWS` rows."""
     rows = _empty("events")
+    add = [rows[column.name].append for column in TABLES["events"]]
     count = 0
     for index, incident, notice in _items(analysis):
         key = incident.diagnosis.key_evidence if incident.diagnosis else None
         for position, finding in enumerate(incident.findings):
             event = analysis.full_event(finding.event)
-            values = {
-                "incident_index": index,
-                "incident_key": incident.key,
-                "is_notice": notice,
-                "position": position,
-                "key_evidence": key == position,
-                "time": as_utc(event.time),
-                "computer": event.computer,
-                "channel": event.channel,
-                "provider": event.provider,
-                "event_id": event.event_id,
-                "level": event.level,
-                "record_id": event.record_id,
-                "origin": event.origin,
-                "kind": finding.kind,
-                "user": finding.user,
-                "cid": finding.cid,
-                "codes": list(finding.codes),
-                "aadsts": list(finding.aadsts),
-                "reason_code": finding.reason_code,
-                "client_name": finding.client_name,
-                "client_ip": finding.client_ip,
-                "nas_ip": finding.nas_ip,
-                "error_code": finding.error_code,
-                "detail": finding.detail,
-                "message": event.message,
-                "data": list(event.data),
-                "fields": list(event.fields.items()),
-            }
-            for name, value in values.items():
-                rows[name].append(value)
+            values = (
+                index,
+                incident.key,
+                notice,
+                position,
+                key == position,
+                as_utc(event.time),
+                event.computer,
+                event.channel,
+                event.provider,
+                event.event_id,
+                event.level,
+                event.record_id,
+                event.origin,
+                finding.kind,
+                finding.user,
+                finding.cid,
+                list(finding.codes),
+                list(finding.aadsts),
+                finding.reason_code,
+                finding.client_name,
+                finding.client_ip,
+                finding.nas_ip,
+                finding.error_code,
+                finding.detail,
+                event.message,
+                list(event.data),
+                list(event.fields.items()),
+            )
+            for append, value in zip(add, values, strict=True):
+                append(value)
             count += 1
             if count == _BATCH_ROWS:
                 yield rows
-                rows, count = _empty("events"), 0
+                rows = _empty("events")
+                add = [rows[column.name].append for column in TABLES["events"]]
+                count = 0
     yield rows
 
 
