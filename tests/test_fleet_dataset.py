@@ -328,3 +328,29 @@ def test_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 2
     assert err.count("\n") == 1 and "inside the input" in err
+
+
+def test_a_big_case_is_written_in_slices_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import npsdiag.fleet_dataset as fleet
+
+    collected = tmp_path / "collected"
+    collected.mkdir()
+    shutil.copytree(SAMPLES / "mixed", collected / "mixed")
+    run_batch([str(collected)], tmp_path / "r1", workers=1, dataset=tmp_path / "whole")
+    monkeypatch.setattr(fleet, "_BATCH_ROWS", 7)
+    monkeypatch.setattr(fleet, "_GROUP_ROWS", 20)
+    run_batch([str(collected)], tmp_path / "r2", workers=1, dataset=tmp_path / "sliced")
+    for table in ("incidents", "events"):
+        part = f"{table}/case_id=mixed/part-0.parquet"
+        whole, sliced = (
+            pq.ParquetFile(tmp_path / "whole" / part),
+            pq.ParquetFile(tmp_path / "sliced" / part),
+        )
+        assert whole.metadata.num_row_groups == 1
+        groups = [
+            sliced.metadata.row_group(i).num_rows for i in range(sliced.metadata.num_row_groups)
+        ]
+        assert len(groups) > 2 and all(rows == 21 for rows in groups[:-1])
+        assert sliced.read().equals(whole.read())
