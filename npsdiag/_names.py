@@ -6,12 +6,28 @@ each write the same person in their own form; :func:`user_key` makes them compar
 
 from __future__ import annotations
 
-__all__ = ["EMPTY_VALUES", "QUOTES", "user_key"]
+from collections.abc import Iterable
+
+__all__ = ["EMPTY_VALUES", "QUOTES", "upn_domain", "user_key"]
 
 #: Quotes that surround a name in some messages ("for the user `alice`").
 QUOTES = "'\"`"
 #: Values NPS writes for "nothing" in Security events, plus the mask of an absent user name.
 EMPTY_VALUES = frozenset({"", "-", "n/a", "null sid"})
+
+
+def upn_domain(names: Iterable[str | None]) -> str | None:
+    """The domain of the first name that is a UPN (``alice@Contoso.com`` -> ``contoso.com``).
+
+    The domain a user signs in with names the Entra tenant the extension asks; a
+    ``DOMAIN\\sam`` name says nothing about it.
+    """
+    for name in names:
+        if name and "@" in name:
+            domain = name.rsplit("@", 1)[1].strip().strip(QUOTES).lower()
+            if domain:
+                return domain
+    return None
 
 
 def user_key(user: str | None) -> str | None:

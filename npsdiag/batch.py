@@ -39,13 +39,14 @@ from npsdiag.batch_case import (
     CaseFamily,
     CaseSummary,
     Task,
+    discard_case_outputs,
     load_redactor,
     make_state,
     run_case,
 )
-from npsdiag.batch_find import Case, IgnoredEntry, case_slug, check_output, find_cases
+from npsdiag.batch_find import Case, IgnoredEntry, case_slug, check_output, find_cases, overlap
 from npsdiag.batch_output import REPORT_FILES, OutputLock, discard_reports
-from npsdiag.batch_pool import PoolRunner, PoolSettings
+from npsdiag.batch_pool import PoolRunner, PoolSettings, Runner
 from npsdiag.errors import UsageError
 from npsdiag.report._view import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_INCIDENTS
 
@@ -152,11 +153,18 @@ def default_workers() -> int:
 
 
 class _Tracker:
-    """Counts progress and forwards it to the caller's callback."""
+    """Counts progress and forwards it to the caller's callback; tells ``on_case`` of every
+    finished case first."""
 
-    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        callback: ProgressCallback | None,
+        on_case: Callable[[CaseSummary], None] | None = None,
+    ) -> None:
         self.total = total
         self.callback = callback
+        self.on_case = on_case
         self.done = 0
         self.failed = 0
         self.files = 0
@@ -174,6 +182,8 @@ class _Tracker:
             self.emit()
 
     def case_done(self, summary: CaseSummary) -> None:
+        if self.on_case is not None:
+            self.on_case(summary)
         self.done += 1
         self.failed += 0 if summary.ok else 1
         self.emit()
@@ -204,6 +214,8 @@ def run_batch(
     on_progress: ProgressCallback | None = None,
     write_index: bool = True,
     command_line: str | None = None,
+    scheduler: str | None = None,
+    dataset: str | os.PathLike[str] | None = None,
 ) -> BatchResult:
     """Analyse every case in ``inputs`` and write one report set per case and the index.
 
@@ -229,14 +241,25 @@ def run_batch(
             ``causes.csv`` at the end (and link each case's HTML report to it).
         command_line: the command that runs this batch, shown in every case report as
             the command that made it; None shows a command that analyses the case alone.
+        scheduler: run the cases on the Dask cluster of this scheduler
+            (``tcp://host:8786``) instead of worker processes here; its workers must see
+            the inputs, ``output`` and ``dataset`` at the same paths
+            (:mod:`npsdiag.batch_cluster`). Needs the ``cluster`` extra.
+        dataset: also write every case into this fleet dataset folder (Parquet, one
+            partition per case; :mod:`npsdiag.fleet_dataset`). Needs the ``dataset`` extra.
 
     Returns:
         What was done; ``cases`` in case order.
 
     Raises:
-        UsageError: an input is missing, the output overlaps an input or another run is
-            writing into it, ``workers`` < 1, ``max_evidence``, ``max_incidents`` or
-            ``case_timeout`` < 0, or redaction is unavailable.
+        UsageError: an input is missing, the output (or dataset) overlaps an input or
+            another run is writing into it, ``workers`` < 1, ``max_evidence``,
+            ``max_incidents`` or ``case_timeout`` < 0, ``workers`` with ``scheduler``,
+            redaction is unavailable, or the extra a ``scheduler`` or ``dataset`` needs is
+            not installed.
+        ClusterError: the cluster cannot run the batch (unreachable, no worker, a worker
+            that cannot see the paths or runs another npsdiag).
+        DatasetError: the ``cases`` table of the dataset cannot be written.
         NothingToAnalyseError: the inputs hold no case.
         KeyboardInterrupt: the run was interrupted (``npsdiag._signals.Terminated`` for
             SIGTERM and SIGHUP); finished cases keep their reports, no index is written,
@@ -258,9 +281,29 @@ def run_batch(
             f"--case-timeout must be 0 or more seconds (got {case_timeout:g})",
             hint="0 gives every case all the time it needs",
         )
+    if scheduler is not None and workers is not None:
+        raise UsageError(
+            "--workers and --scheduler cannot be used together",
+            hint="the cluster's workers decide how many cases run at once",
+        )
     limit = case_timeout or None
     target = Path(output)
     check_output(target, inputs)
+    store = Path(dataset) if dataset is not None else None
+    if store is not None:
+        from npsdiag.fleet_dataset import require_pyarrow
+
+        require_pyarrow()
+        check_output(store, inputs)
+        if overlap(store, target):
+            raise UsageError(
+                f"the dataset folder '{store}' and the output folder '{target}' overlap",
+                hint="keep the dataset in a folder of its own, e.g. --dataset fleet",
+            )
+    if scheduler is not None:
+        from npsdiag.batch_cluster import require_distributed
+
+        require_distributed()
     if redact:
         load_redactor()  # fail before any work when redaction is unavailable
     cases, ignored = find_cases(inputs)
@@ -268,7 +311,11 @@ def run_batch(
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"cannot create '{target}': {error.strerror or error}") from None
-    with OutputLock(target):
+    with OutputLock(target), _dataset_lock(store):
+        if store is not None:
+            from npsdiag.fleet_dataset import prepare_dataset
+
+            prepare_dataset(store)
         if write_index:
             from npsdiag.batch_index import remove_index
 
@@ -286,15 +333,33 @@ def run_batch(
         # Case reports sit in <output>/<case-id>/, the index in <output>/.
         index_link = "../index.html" if write_index else None
         tasks = [
-            Task(index, case, str(target), redact, command_line, index_link)
+            Task(
+                index,
+                case,
+                str(target),
+                redact,
+                command_line=command_line,
+                index_link=index_link,
+                dataset=None if store is None else str(store),
+            )
             for index, case in enumerate(cases)
         ]
-        tracker = _Tracker(len(cases), on_progress)
+        tracker = _Tracker(len(cases), on_progress, _case_recorder(tasks, store, redact))
         tracker.emit()
         results: dict[int, CaseSummary] = {}
         started: set[int] = set()
         try:
-            if count <= 1:
+            if scheduler is not None:
+                from npsdiag.batch_cluster import ClusterRunner
+                from npsdiag.batch_host import HostSettings
+
+                runner: Runner = ClusterRunner(
+                    scheduler,
+                    HostSettings(catalog, redact, max_evidence, max_incidents, limit),
+                    tracker,
+                )
+                runner.run(_by_size(tasks), results, started)
+            elif count <= 1:
                 state = make_state(catalog, redact, max_evidence, max_incidents, time_limit=limit)
                 for task in tasks:
                     started.add(task.index)
@@ -304,10 +369,6 @@ def run_batch(
                     results[task.index] = summary
                     tracker.case_done(summary)
             else:
-                # Largest cases first, so that no worker is left with a big one at the end
-                # while the others idle; results are kept by case index, so order never
-                # shows.
-                ordered = sorted(tasks, key=lambda task: (-_case_size(task.case), task.index))
                 # The workers make their temporary folders in here, so that even one that
                 # had to be killed leaves nothing once the batch is over.
                 with private_folder() as scratch:
@@ -320,13 +381,15 @@ def run_batch(
                         scratch=str(scratch),
                         parent=os.getpid(),
                     )
-                    PoolRunner(count, settings, tracker).run(ordered, results, started)
+                    runner = PoolRunner(count, settings, tracker)
+                    runner.run(_by_size(tasks), results, started)
         except BaseException:
-            # Interrupted: a case stopped half-way may have written some of its reports;
-            # drop them. Cases that never started keep whatever an earlier run left.
+            # Interrupted: a case stopped half-way may have written some of its reports
+            # (and dataset partitions); drop them. Cases that never started keep whatever
+            # an earlier run left.
             for task in tasks:
                 if task.index in started and task.index not in results:
-                    discard_reports(target / task.case.case_id)
+                    discard_case_outputs(task, row=True)
             raise
         result = BatchResult(
             output=target,
@@ -340,6 +403,41 @@ def run_batch(
 
             result = replace(result, index_files=tuple(write_index_files(result)))
     return result
+
+
+def _dataset_lock(store: Path | None) -> contextlib.AbstractContextManager[object]:
+    """One run at a time writes into a dataset folder too (created here when missing)."""
+    if store is None:
+        return contextlib.nullcontext()
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create '{store}': {error.strerror or error}") from None
+    return OutputLock(store)
+
+
+def _case_recorder(
+    tasks: Sequence[Task], store: Path | None, redact: bool
+) -> Callable[[CaseSummary], None]:
+    """What happens in this process when a case is over, whoever ran it."""
+    by_id = {task.case.case_id: task for task in tasks}
+
+    def record(summary: CaseSummary) -> None:
+        if not summary.ok:
+            # A case whose worker died or was ended may have left some reports behind.
+            discard_reports(Path(by_id[summary.case.case_id].output) / summary.case.case_id)
+        if store is not None:
+            from npsdiag.fleet_dataset import write_case_row
+
+            write_case_row(store, summary, redact)
+
+    return record
+
+
+def _by_size(tasks: Sequence[Task]) -> list[Task]:
+    """Largest cases first, so that no worker is left with a big one at the end while the
+    others idle; results are kept by case index, so the order never shows."""
+    return sorted(tasks, key=lambda task: (-_case_size(task.case), task.index))
 
 
 def _case_size(case: Case) -> int:

@@ -24,6 +24,7 @@ from npsdiag.batch_find import Case
 from npsdiag.batch_output import REPORT_FILES, case_folder, discard_reports
 from npsdiag.errors import (
     BundleError,
+    DatasetError,
     InputError,
     NothingToAnalyseError,
     NpsdiagError,
@@ -48,6 +49,8 @@ __all__ = [
     "CaseTimedOut",
     "Task",
     "WorkerState",
+    "crashed_summary",
+    "discard_case_outputs",
     "failed_summary",
     "load_redactor",
     "make_state",
@@ -94,7 +97,8 @@ class CaseSummary:
         status: ``ok`` (read and reported) or ``failed``.
         failure_kind: for a failed case, a short label for the summary line
             (``unusable zip``, ``nothing readable``, ``bad bundle``, ``unreadable input``,
-            ``worker crashed``, ``cannot write report``, ``error``, ``internal error``).
+            ``worker crashed``, ``timed out``, ``cannot write report``,
+            ``cannot write dataset``, ``error``, ``internal error``).
         reason: for a failed case, one line saying why.
         server: the computer most events came from, when any event named one.
         problems: number of ranked problems.
@@ -114,6 +118,8 @@ class CaseSummary:
         reports: the report files written, relative to the output folder, in
             :data:`REPORT_FILES` order.
         seconds: wall-clock time of the case; for benchmarks, never written to a file.
+        tenant_domain: the UPN domain most of the case's attempts name (the fleet
+            dataset's ``cases.tenant_domain``), or None.
     """
 
     case: Case
@@ -139,6 +145,7 @@ class CaseSummary:
     records_failed: int = 0
     reports: tuple[str, ...] = ()
     seconds: float = 0.0
+    tenant_domain: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -168,6 +175,8 @@ def load_redactor() -> Callable[[Analysis], Analysis]:
 
 @dataclass(frozen=True, slots=True)
 class Task:
+    """One case to run: its position in the batch, where its reports go, what to do."""
+
     index: int
     case: Case
     output: str
@@ -177,6 +186,8 @@ class Task:
     command_line: str | None = None
     #: Where the case's HTML report links back to (the index), if anywhere.
     index_link: str | None = None
+    #: The fleet dataset folder (``--dataset``), or None.
+    dataset: str | None = None
 
 
 @dataclass(slots=True)
@@ -287,14 +298,25 @@ def run_case(
         with time_limit(state.time_limit):
             return _analyse_and_write(task, state, on_source, started)
     except CaseTimedOut:
-        discard_reports(Path(task.output) / case.case_id)
+        discard_case_outputs(task)
         limit = state.time_limit or 0.0
         return timed_out_summary(case, limit, limit, time.perf_counter() - started)
     except Exception as error:  # one broken case never stops the batch
-        discard_reports(Path(task.output) / case.case_id)
+        discard_case_outputs(task)
         return failed_summary(
             case, _failure_kind(case, error), one_line(error), time.perf_counter() - started
         )
+
+
+def discard_case_outputs(task: Task, *, row: bool = False) -> None:
+    """Remove what a case stopped half-way may have written: its reports, and its data
+    partitions in the fleet dataset (its ``cases`` row too with ``row``)."""
+    discard_reports(Path(task.output) / task.case.case_id)
+    if task.dataset is not None:
+        from npsdiag.fleet_dataset import DATA_TABLES, discard_case
+
+        tables = ("cases", *DATA_TABLES) if row else DATA_TABLES
+        discard_case(Path(task.dataset), task.case.case_id, tables)
 
 
 def _analyse_and_write(
@@ -306,6 +328,11 @@ def _analyse_and_write(
 
     case = task.case
     folder = case_folder(Path(task.output), case.case_id)
+    if task.dataset is not None:
+        from npsdiag.fleet_dataset import discard_case
+
+        # Its row in ``cases`` first: no row may claim partitions this run replaces.
+        discard_case(Path(task.dataset), case.case_id)
     command = task.command_line or _case_command(case, task, state)
     analysis = analyze_paths(
         list(case.inputs),
@@ -325,6 +352,11 @@ def _analyse_and_write(
             with open_text_atomic(folder / file_name) as stream:
                 REPORTS[format_name].write(analysis, stream, options)
             written.append(f"{case.case_id}/{file_name}")
+        if task.dataset is not None:
+            from npsdiag.fleet_dataset import write_case
+
+            # From the analysis the reports show: redacted when they are.
+            write_case(Path(task.dataset), case.case_id, analysis, state.catalog)
     finally:
         if analysis.evidence is not None:
             analysis.evidence.close()
@@ -357,6 +389,8 @@ def _failure_kind(case: Case, error: BaseException) -> str:
         return "unreadable input"
     if isinstance(error, UsageError):
         return "cannot write report"
+    if isinstance(error, DatasetError):
+        return "cannot write dataset"
     if isinstance(error, NpsdiagError):
         return "error"
     return "internal error"
@@ -369,6 +403,17 @@ def one_line(error: BaseException) -> str:
     if len(text) > _REASON_LIMIT:
         text = text[: _REASON_LIMIT - 3] + "..."
     return text
+
+
+def crashed_summary(case: Case) -> CaseSummary:
+    """The summary of a case whose worker process died under it, twice."""
+    return failed_summary(
+        case,
+        "worker crashed",
+        "the worker process reading this case stopped abruptly "
+        "(a crash, or killed for lack of memory); "
+        "run `npsdiag analyze` on it alone with --debug",
+    )
 
 
 def failed_summary(case: Case, kind: str, reason: str, seconds: float = 0.0) -> CaseSummary:
@@ -441,7 +486,23 @@ def summarise(case: Case, analysis: Analysis, catalog: Catalog | None = None) ->
         files_read=sum(1 for source in sources if source.status in _READ_STATUSES),
         events_read=sum(source.records_read for source in sources),
         records_failed=sum(source.records_failed for source in sources),
+        tenant_domain=_tenant_domain(analysis),
     )
+
+
+def _tenant_domain(analysis: Analysis) -> str | None:
+    """The UPN domain named by most attempts (ties: the first in sort order)."""
+    from npsdiag._names import upn_domain
+
+    tally: Counter[str] = Counter()
+    for incident in analysis.incidents:
+        names = (incident.user, incident.person, *(f.user for f in incident.findings))
+        domain = upn_domain(names)
+        if domain is not None:
+            tally[domain] += 1
+    if not tally:
+        return None
+    return min(tally.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def _server_name(analysis: Analysis) -> str | None:

@@ -30,6 +30,7 @@ __all__ = [
     "expand",
     "find_cases",
     "is_batch_output",
+    "overlap",
 ]
 
 #: File kinds that make a folder hold "logs directly" (see :func:`find_cases`).
@@ -349,6 +350,13 @@ def check_output(output: Path, inputs: Sequence[str]) -> None:
                     f"the input '{path}' is inside the output folder '{output}'",
                     hint="write the review to a folder of its own, e.g. -o review",
                 )
+
+
+def overlap(first: Path, second: Path) -> bool:
+    """Whether one of two folders is, or lies inside, the other (as written or resolved)."""
+    return any(
+        _within(one, two) or _within(two, one) for one in _both(first) for two in _both(second)
+    )
 
 
 def _both(path: Path) -> set[Path]:

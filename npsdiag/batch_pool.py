@@ -39,6 +39,7 @@ from npsdiag.batch_case import (
     CaseSummary,
     Task,
     WorkerState,
+    crashed_summary,
     failed_summary,
     make_state,
     one_line,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from npsdiag.catalog import Catalog
     from npsdiag.model import SourceStats
 
-__all__ = ["PoolRunner", "PoolSettings", "Tracker", "hard_limit"]
+__all__ = ["PoolRunner", "PoolSettings", "Runner", "Tracker", "hard_limit"]
 
 #: How often the parent wakes up to read the workers' counters and watch the time.
 _POLL_SECONDS = 0.1
@@ -90,6 +91,15 @@ class Tracker(Protocol):
 
     def case_done(self, summary: CaseSummary) -> None: ...
     def live(self, files: int, events: int) -> None: ...
+
+
+class Runner(Protocol):
+    """Runs the tasks of a batch somewhere: :class:`PoolRunner` (worker processes here) or
+    ``npsdiag.batch_cluster.ClusterRunner`` (a Dask cluster)."""
+
+    def run(
+        self, tasks: Sequence[Task], results: dict[int, CaseSummary], started: set[int]
+    ) -> None: ...
 
 
 def hard_limit(time_limit: float) -> float:
@@ -219,13 +229,7 @@ class PoolRunner:
                     if broken and not self._settle_expired(broken, results):
                         continue
                     if broken:
-                        summary = failed_summary(
-                            task.case,
-                            "worker crashed",
-                            "the worker process reading this case stopped abruptly "
-                            "(a crash, or killed for lack of memory); "
-                            "run `npsdiag analyze` on it alone with --debug",
-                        )
+                        summary = crashed_summary(task.case)
                         results[task.index] = summary
                         self._tracker.case_done(summary)
         except BaseException:

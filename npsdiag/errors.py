@@ -61,6 +61,16 @@ class NothingToAnalyseError(InputError):
     """No input yielded anything that npsdiag could analyse."""
 
 
+class DatasetError(NpsdiagError):
+    """The fleet dataset (``npsdiag batch --dataset``) cannot be written."""
+
+
+class ClusterError(NpsdiagError):
+    """A batch cannot run on the Dask cluster it was given (``npsdiag batch --scheduler``):
+    the scheduler cannot be reached, has no workers, or a worker cannot see the inputs or
+    the output folder at the paths this machine uses."""
+
+
 class CatalogError(NpsdiagError):
     """The catalog data is invalid; the message lists every problem found."""
 

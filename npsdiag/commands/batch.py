@@ -18,6 +18,8 @@ _EPILOG = (
     "Examples:\n\n"
     "  npsdiag batch ./collected/ -o review/\n\n"
     "  npsdiag batch ./collected/ -o review/ --workers 2 --redact\n\n"
+    "  npsdiag batch /shared/collected/ -o /shared/review/ --dataset /shared/fleet "
+    "--scheduler tcp://dask-scheduler:8786\n\n"
     "Exit codes: 0 every case read, no problem found; 1 some case could not be read or "
     "has problems; 2 no case could be read, or usage error; 130 interrupted (Ctrl+C); "
     "143 stopped by SIGTERM, 129 by SIGHUP."
@@ -80,6 +82,24 @@ def batch(
         help="Stop a case that takes longer than this and record it as 'timed out', so that "
         "one stalled case costs only itself (0 = no limit).",
     ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run the cases on the workers of this Dask distributed scheduler "
+        "(tcp://HOST:8786) instead of on this machine. The workers must see the inputs, "
+        "the output and the dataset folder at the same paths. Needs "
+        "pip install 'npsdiag[cluster]'.",
+    ),
+    dataset: Path | None = typer.Option(
+        None,
+        "--dataset",
+        metavar="DIR",
+        help="Also write every case (incidents, evidence events, problems, configuration "
+        "findings, inputs) into this Parquet fleet dataset, one partition per case; a case "
+        "run again replaces its partition (docs/fleet-dataset.md). Needs "
+        "pip install 'npsdiag[dataset]'.",
+    ),
     no_progress: bool = typer.Option(
         False, "--no-progress", help="No progress bar (it is shown only on a terminal anyway)."
     ),
@@ -103,6 +123,8 @@ def batch(
         max_incidents=incidents,
         case_timeout=case_timeout,
         command_line=invocation(),
+        scheduler=scheduler,
+        dataset=dataset,
     )
     try:
         if show_progress:
