@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_analyze import make_sprinkled  # the sibling builds the big files
 
 ROOT = Path(__file__).resolve().parents[1]
-NPSDIAG = [sys.executable, "-m", "npsdiag"]
+#: The console script users run (pip's launcher, start-up included), beside this Python.
+_SCRIPT = Path(sys.executable).parent / "npsdiag"
+NPSDIAG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "npsdiag"]
 #: Runs one command and prints its wall seconds and peak RSS (KiB) as JSON on stderr's last line.
 _WRAPPER = """
 import json, resource, subprocess, sys, time
