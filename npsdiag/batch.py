@@ -202,7 +202,7 @@ class _Tracker:
 
 
 def run_batch(
-    inputs: Sequence[str],
+    inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
     *,
     workers: int | None = None,
@@ -287,14 +287,16 @@ def run_batch(
             hint="the cluster's workers decide how many cases run at once",
         )
     limit = case_timeout or None
+    # As text from here on: the index records the inputs as given, and JSON has no paths.
+    given = [os.fspath(item) for item in inputs]
     target = Path(output)
-    check_output(target, inputs)
+    check_output(target, given)
     store = Path(dataset) if dataset is not None else None
     if store is not None:
         from npsdiag.fleet_dataset import require_pyarrow
 
         require_pyarrow()
-        check_output(store, inputs)
+        check_output(store, given)
         if overlap(store, target):
             raise UsageError(
                 f"the dataset folder '{store}' and the output folder '{target}' overlap",
@@ -306,7 +308,7 @@ def run_batch(
         require_distributed()
     if redact:
         load_redactor()  # fail before any work when redaction is unavailable
-    cases, ignored = find_cases(inputs)
+    cases, ignored = find_cases(given)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -393,7 +395,7 @@ def run_batch(
             raise
         result = BatchResult(
             output=target,
-            inputs=tuple(inputs),
+            inputs=tuple(given),
             cases=tuple(results[task.index] for task in tasks),
             ignored=tuple(ignored),
             redacted=redact,

@@ -408,6 +408,15 @@ def test_rerun_replaces_only_the_cases_it_runs(tmp_path: Path) -> None:
     assert "old-case" not in (output / "index.html").read_text(encoding="utf-8")
 
 
+def test_inputs_given_as_paths_from_python(tmp_path: Path) -> None:
+    collected = make_collection(tmp_path, samples=("healthy",))
+    output = tmp_path / "review"
+    result = run_batch([collected], output, workers=1)
+    assert result.inputs == (str(collected),)
+    index = json.loads((output / "index.json").read_text(encoding="utf-8"))
+    assert index["inputs"] == [str(collected)]
+
+
 def test_a_case_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
     collected = make_collection(tmp_path, samples=("healthy",))
     output = tmp_path / "review"
