@@ -457,6 +457,22 @@ class ViewBuilder:
 
     def iter_users(self) -> Iterator[UserView]:
         """The affected users' views in report order, each built when it is reached."""
+        for anchor, person, group in self._people():
+            yield self._user(anchor, person, group)
+
+    def iter_users_streamed(self) -> Iterator[tuple[UserView, Iterator[AttemptView]]]:
+        """The affected users as :meth:`iter_users` gives them, but each view without its
+        ``attempts``, which come with it one at a time: one person may have made most of a
+        million attempts, and a stream writer need not hold them all."""
+        for anchor, person, group in self._people():
+            shown = attempts_shown(group, self._attempt_limit)
+            yield (
+                self._user(anchor, person, group, attempts=False),
+                (self._attempt(group[index]) for index in shown),
+            )
+
+    def _people(self) -> Iterator[tuple[str, str, list[Incident]]]:
+        """Each affected person's anchor, name and attempts, in report order."""
         groups: dict[str, list[Incident]] = {}
         for incident in self._incidents:
             name_of = self._person(incident)
@@ -471,9 +487,11 @@ class ViewBuilder:
         # Ties (two people of the same failures and name) keep their first attempt's order.
         order.sort(key=lambda item: item[0])
         for number, (_key, person, group) in enumerate(order, start=1):
-            yield self._user(f"user-{number}", person, group)
+            yield f"user-{number}", person, group
 
-    def _user(self, anchor: str, person: str, group: list[Incident]) -> UserView:
+    def _user(
+        self, anchor: str, person: str, group: list[Incident], *, attempts: bool = True
+    ) -> UserView:
         text = self._text
         failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
         # The person's own name first, then the other forms the logs used.
@@ -504,7 +522,9 @@ class ViewBuilder:
             last_time=format_time(max(as_utc(incident.end) for incident in group)) or "",
             attempts=tuple(
                 self._attempt(group[index]) for index in attempts_shown(group, self._attempt_limit)
-            ),
+            )
+            if attempts
+            else (),
             attempt_count=len(group),
         )
 

@@ -178,7 +178,8 @@ def _attempt(attempt: AttemptView) -> JsonObject:
     }
 
 
-def _user(user: UserView) -> JsonObject:
+def _user_fields(user: UserView) -> JsonObject:
+    """A user's object but its ``attempts``."""
     return {
         "name": user.name,
         "other_names": list(user.other_names),
@@ -187,8 +188,20 @@ def _user(user: UserView) -> JsonObject:
         "succeeded": user.succeeded,
         "first_time": user.first_time,
         "last_time": user.last_time,
-        "attempts": [_attempt(attempt) for attempt in user.attempts],
     }
+
+
+def _user_chunks(
+    fields: JsonObject, attempts: Iterable[AttemptView], line: Callable[[Any], str]
+) -> Iterator[str]:
+    """The encoded user object, ``line({"attempts": [...], **fields})``, in pieces: each
+    attempt is encoded as it is built, so that a person with most of a million attempts
+    never stands in memory as one list. Keys are sorted, and ``attempts`` sorts first."""
+    assert min(fields) > "attempts"
+    yield '{"attempts":['
+    for number, attempt in enumerate(attempts):
+        yield ("," if number else "") + line(_attempt(attempt))
+    yield "]," + line(fields)[1:]
 
 
 def _source(source: SourceView) -> JsonObject:
@@ -355,6 +368,15 @@ def _line(value: Any) -> str:
     return text
 
 
+class _Chunks:
+    """An element of a list written in pieces (already encoded) rather than as one value."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: Iterable[str]) -> None:
+        self.chunks = chunks
+
+
 def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
     """Write the JSON report of ``analysis`` to ``stream``, element by element.
 
@@ -374,7 +396,10 @@ def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
         ),
         "incidents": lambda: _incident_objects(incidents, builder, 0),
         "notices": lambda: _incident_objects(notices, builder, first_notice_event),
-        "users": lambda: (_user(user) for user in builder.iter_users()),
+        "users": lambda: (
+            _Chunks(_user_chunks(_user_fields(user), attempts, _line))
+            for user, attempts in builder.iter_users_streamed()
+        ),
     }
     keys = sorted([*head, *lists])
     stream.write("{")
@@ -383,7 +408,12 @@ def write(analysis: Analysis, options: ReportOptions, stream: TextIO) -> None:
         if key in lists:
             stream.write("[")
             for number, item in enumerate(lists[key]()):
-                stream.write(("\n" if number == 0 else ",\n") + _line(item))
+                stream.write("\n" if number == 0 else ",\n")
+                if isinstance(item, _Chunks):
+                    for chunk in item.chunks:
+                        stream.write(chunk)
+                else:
+                    stream.write(_line(item))
             stream.write("\n]")
         else:
             stream.write(_line(head[key]))
@@ -440,8 +470,10 @@ def write_lines(analysis: Analysis, options: ReportOptions, stream: TextIO) -> N
             ]
             document = _incident_object(incident, builder.problem_ranks(incident.key), evidence)
             stream.write(_encode_line({"type": kind, **document}) + "\n")
-    for user in builder.iter_users():
-        stream.write(_encode_line({"type": "user", **_user(user)}) + "\n")
+    for user, attempts in builder.iter_users_streamed():
+        for chunk in _user_chunks({"type": "user", **_user_fields(user)}, attempts, _encode_line):
+            stream.write(chunk)
+        stream.write("\n")
     for source in head["sources"]:
         stream.write(_encode_line({"type": "source", **source}) + "\n")
     for finding in head["config_findings"]:
