@@ -200,11 +200,16 @@ def diagnose(
     # Client-side events join after NPS's, so they also reach NPS evidence that found no
     # extension attempt (a report built from the gateway's and NPS's logs only).
     _join_nps(groups, [f for f in ordered if f.kind in CLIENT_KINDS], CLIENT_JOIN_WINDOW)
+    del ordered
     unknown: set[str] = set()
     incidents: list[Incident] = []
     notices: list[Incident] = []
     shared: dict[object, object] = {}
-    for group in groups:
+    # Taken from the end of the reversed list, in their order: each group is freed as soon
+    # as its incident holds its findings, so a million attempts are never held twice.
+    groups.reverse()
+    while groups:
+        group = groups.pop()
         incident = _build_incident(group, catalog, unknown, shared)
         if _is_notice(incident):
             notices.append(incident)
