@@ -291,11 +291,13 @@ class ViewBuilder:
         return first
 
     @functools.cached_property
-    def _incident_anchors(self) -> dict[int, str]:
-        """Attempts link to their own incident, even when two incidents share a key."""
-        return {
-            id(self._incidents[index]): f"incident-{index + 1}" for index in self._shown_incidents
-        }
+    def _listed(self) -> range | frozenset[int]:
+        """The positions of the listed incidents: attempts link to their own incident, even
+        when two incidents share a key. A range when all are listed, as in the JSON report of
+        a million attempts, where a set would weigh tens of megabytes."""
+        if len(self._shown_incidents) == len(self._incidents):
+            return range(len(self._incidents))
+        return frozenset(self._shown_incidents)
 
     @functools.cached_property
     def _by_key(self) -> dict[str, Incident | list[Incident]]:
@@ -457,40 +459,49 @@ class ViewBuilder:
 
     def iter_users(self) -> Iterator[UserView]:
         """The affected users' views in report order, each built when it is reached."""
-        for anchor, person, group in self._people():
-            yield self._user(anchor, person, group)
+        for anchor, person, group, positions in self._people():
+            yield self._user(anchor, person, group, positions)
 
     def iter_users_streamed(self) -> Iterator[tuple[UserView, Iterator[AttemptView]]]:
         """The affected users as :meth:`iter_users` gives them, but each view without its
         ``attempts``, which come with it one at a time: one person may have made most of a
         million attempts, and a stream writer need not hold them all."""
-        for anchor, person, group in self._people():
+        for anchor, person, group, positions in self._people():
             shown = attempts_shown(group, self._attempt_limit)
             yield (
-                self._user(anchor, person, group, attempts=False),
-                (self._attempt(group[index]) for index in shown),
+                self._user(anchor, person, group, positions, attempts=False),
+                (self._attempt(group[index], positions[index]) for index in shown),
             )
 
-    def _people(self) -> Iterator[tuple[str, str, list[Incident]]]:
-        """Each affected person's anchor, name and attempts, in report order."""
-        groups: dict[str, list[Incident]] = {}
-        for incident in self._incidents:
+    def _people(self) -> Iterator[tuple[str, str, list[Incident], list[int]]]:
+        """Each affected person's anchor, name, attempts and their positions in the report's
+        incidents, in report order."""
+        groups: dict[str, tuple[list[Incident], list[int]]] = {}
+        for position, incident in enumerate(self._incidents):
             name_of = self._person(incident)
             if name_of is not None:
-                groups.setdefault(name_of, []).append(incident)
-        order: list[tuple[tuple[int, str, str], str, list[Incident]]] = []
-        for person, group in groups.items():
+                group, positions = groups.setdefault(name_of, ([], []))
+                group.append(incident)
+                positions.append(position)
+        order: list[tuple[tuple[int, str, str], str, list[Incident], list[int]]] = []
+        for person, (group, positions) in groups.items():
             failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
             if failed:
                 name = self._text(person)
-                order.append(((-failed, name.casefold(), name), person, group))
+                order.append(((-failed, name.casefold(), name), person, group, positions))
         # Ties (two people of the same failures and name) keep their first attempt's order.
         order.sort(key=lambda item: item[0])
-        for number, (_key, person, group) in enumerate(order, start=1):
-            yield f"user-{number}", person, group
+        for number, (_key, person, group, positions) in enumerate(order, start=1):
+            yield f"user-{number}", person, group, positions
 
     def _user(
-        self, anchor: str, person: str, group: list[Incident], *, attempts: bool = True
+        self,
+        anchor: str,
+        person: str,
+        group: list[Incident],
+        positions: list[int],
+        *,
+        attempts: bool = True,
     ) -> UserView:
         text = self._text
         failed = sum(1 for incident in group if incident.outcome in FAILED_OUTCOMES)
@@ -521,14 +532,16 @@ class ViewBuilder:
             first_time=format_time(min(as_utc(incident.start) for incident in group)) or "",
             last_time=format_time(max(as_utc(incident.end) for incident in group)) or "",
             attempts=tuple(
-                self._attempt(group[index]) for index in attempts_shown(group, self._attempt_limit)
+                self._attempt(group[index], positions[index])
+                for index in attempts_shown(group, self._attempt_limit)
             )
             if attempts
             else (),
             attempt_count=len(group),
         )
 
-    def _attempt(self, incident: Incident) -> AttemptView:
+    def _attempt(self, incident: Incident, position: int) -> AttemptView:
+        """``position``: the incident's place in the report's incidents (its anchor)."""
         text = self._text
         diagnosis = incident.diagnosis
         decision = nps_decision(incident.findings)
@@ -542,7 +555,7 @@ class ViewBuilder:
                 time=format_time(decision.event.time) or "",
             )
         return AttemptView(
-            anchor=self._incident_anchors.get(id(incident)),
+            anchor=f"incident-{position + 1}" if position in self._listed else None,
             incident_key=text(incident.key),
             user=self._optional(incident.user),
             start=format_time(incident.start) or "",
