@@ -299,8 +299,8 @@ def test_zero_or_a_large_limit_lists_everything() -> None:
     incidents = sorted_incidents([_incident(f"k{n}", n) for n in range(7)])
     problems = [_problem("p", ["k3"])]
     for limit in (0, 7, 8, 1000):
-        assert incidents_shown(incidents, problems, limit) == list(range(7))
-    assert incidents_shown([], problems, 5) == []
+        assert list(incidents_shown(incidents, problems, limit)) == list(range(7))
+    assert list(incidents_shown([], problems, 5)) == []
 
 
 _OUTCOMES = st.sampled_from(["rejected", "no-answer", "error", "accepted", "ignored"])
@@ -322,7 +322,7 @@ def test_selection_properties(
         _problem(f"p{number}", [f"k{index}" for index in members])  # may name unknown keys
         for number, members in enumerate(memberships)
     ]
-    chosen = incidents_shown(incidents, problems, limit)
+    chosen = list(incidents_shown(incidents, problems, limit))
     total = len(incidents)
     assert len(chosen) == (total if limit == 0 else min(limit, total))
     assert len(set(chosen)) == len(chosen)
@@ -361,7 +361,7 @@ def test_notices_take_turns_over_their_kinds() -> None:
     )
     chosen = [notices[index].key for index in notices_shown(notices, 5)]
     assert chosen == ["flood0", "flood1", "rare", "coded1", "coded2"]
-    assert notices_shown(notices, 0) == list(range(len(notices)))
+    assert list(notices_shown(notices, 0)) == list(range(len(notices)))
 
 
 def test_attempts_take_turns_over_kinds_failures_first() -> None:
@@ -376,7 +376,7 @@ def test_attempts_take_turns_over_kinds_failures_first() -> None:
     # in time order.
     assert chosen == ["ok0", "nf0", "nf1", "na", "ok1"]
     assert [attempts[index].key for index in attempts_shown(attempts, 2)] == ["nf0", "na"]
-    assert attempts_shown(attempts, 0) == list(range(len(attempts)))
+    assert list(attempts_shown(attempts, 0)) == list(range(len(attempts)))
 
 
 # ------------------------------------------------------------------- a synthetic case

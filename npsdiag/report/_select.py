@@ -98,7 +98,7 @@ def _take_in_turn(queues: Sequence[Sequence[int]], limit: int, chosen: dict[int,
 
 def incidents_shown(
     incidents: Sequence[Incident], problems: Sequence[Problem], limit: int
-) -> list[int]:
+) -> Sequence[int]:
     """Which incidents a report with an incident limit lists.
 
     Every incident when ``limit`` is 0 or there are no more than ``limit``. Otherwise
@@ -121,7 +121,7 @@ def incidents_shown(
     """
     total = len(incidents)
     if limit <= 0 or total <= limit:
-        return list(range(total))
+        return range(total)  # not a list: a million ints would weigh tens of megabytes
     by_key: dict[str, list[int]] = {}
     for index, incident in enumerate(incidents):
         by_key.setdefault(incident.key, []).append(index)
@@ -152,7 +152,7 @@ def _notice_kind(notice: Incident) -> str:
     return "codes:" + ",".join(notice.codes)
 
 
-def notices_shown(notices: Sequence[Incident], limit: int) -> list[int]:
+def notices_shown(notices: Sequence[Incident], limit: int) -> Sequence[int]:
     """Which notices a report with an incident limit lists.
 
     Every notice when ``limit`` is 0 or there are no more than ``limit``. Otherwise
@@ -168,7 +168,7 @@ def notices_shown(notices: Sequence[Incident], limit: int) -> list[int]:
         Indexes into ``notices``, ascending.
     """
     if limit <= 0 or len(notices) <= limit:
-        return list(range(len(notices)))
+        return range(len(notices))
     kinds: dict[str, list[int]] = {}
     for index, notice in enumerate(notices):
         kinds.setdefault(_notice_kind(notice), []).append(index)
@@ -177,7 +177,7 @@ def notices_shown(notices: Sequence[Incident], limit: int) -> list[int]:
     return sorted(chosen)
 
 
-def attempts_shown(attempts: Sequence[Incident], limit: int) -> list[int]:
+def attempts_shown(attempts: Sequence[Incident], limit: int) -> Sequence[int]:
     """Which of one user's attempts a report with an attempt limit lists.
 
     Every attempt when ``limit`` is 0 or there are no more than ``limit``. Otherwise
@@ -194,7 +194,7 @@ def attempts_shown(attempts: Sequence[Incident], limit: int) -> list[int]:
         Indexes into ``attempts``, ascending.
     """
     if limit <= 0 or len(attempts) <= limit:
-        return list(range(len(attempts)))
+        return range(len(attempts))
     failures: dict[tuple[str, str], list[int]] = {}
     others: dict[tuple[str, str], list[int]] = {}
     for index, attempt in enumerate(attempts):

@@ -272,7 +272,7 @@ class ViewBuilder:
         return anchors
 
     @functools.cached_property
-    def _groups(self) -> tuple[tuple[str, list[Incident], list[int]], ...]:
+    def _groups(self) -> tuple[tuple[str, list[Incident], Sequence[int]], ...]:
         return (
             ("incident", self._incidents, self._shown_incidents),
             ("notice", self._notices, self._shown_notices),
