@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 if TYPE_CHECKING:
-    from npsdiag.batch import BatchProgress
+    from npsdiag.batch_result import BatchProgress
     from npsdiag.model import SourceStats
 
 __all__ = ["AnalyzeProgress", "BatchProgressBar"]

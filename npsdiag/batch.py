@@ -27,17 +27,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from npsdiag._tempfiles import private_folder
 from npsdiag.batch_case import (
-    CaseCause,
-    CaseFamily,
-    CaseSummary,
     Task,
     discard_case_outputs,
     load_redactor,
@@ -47,6 +43,14 @@ from npsdiag.batch_case import (
 from npsdiag.batch_find import Case, IgnoredEntry, case_slug, check_output, find_cases, overlap
 from npsdiag.batch_output import REPORT_FILES, OutputLock, discard_reports
 from npsdiag.batch_pool import PoolRunner, PoolSettings, Runner
+from npsdiag.batch_result import (
+    BatchProgress,
+    BatchResult,
+    CaseCause,
+    CaseFamily,
+    CaseSummary,
+    ProgressCallback,
+)
 from npsdiag.errors import UsageError
 from npsdiag.report._view import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_INCIDENTS
 
@@ -80,66 +84,6 @@ DEFAULT_CASE_TIMEOUT = 1800.0
 
 #: ProcessPoolExecutor refuses more workers than this on Windows.
 _WINDOWS_MAX_WORKERS = 61
-
-
-@dataclass(frozen=True, slots=True)
-class BatchProgress:
-    """Counters reported after each file and each case (for a progress bar)."""
-
-    cases_total: int
-    cases_done: int
-    cases_failed: int
-    files_done: int
-    events_read: int
-
-
-ProgressCallback = Callable[[BatchProgress], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """Everything one batch run did.
-
-    Attributes:
-        output: the output folder.
-        inputs: the inputs as given.
-        cases: one summary per case, in case order (see :func:`find_cases`).
-        ignored: entries of input folders that were not cases.
-        redacted: whether every analysis went through the redactor.
-        index_files: the index files written (``index.html`` first).
-    """
-
-    output: Path
-    inputs: tuple[str, ...]
-    cases: tuple[CaseSummary, ...]
-    ignored: tuple[IgnoredEntry, ...]
-    redacted: bool
-    index_files: tuple[Path, ...] = ()
-
-    @property
-    def read(self) -> int:
-        """Cases read and reported."""
-        return sum(1 for case in self.cases if case.ok)
-
-    @property
-    def failed(self) -> int:
-        """Cases that could not be read or reported."""
-        return sum(1 for case in self.cases if not case.ok)
-
-    @property
-    def problems(self) -> int:
-        """Problems over all cases."""
-        return sum(case.problems for case in self.cases)
-
-    @property
-    def cases_with_problems(self) -> int:
-        """Cases with at least one problem."""
-        return sum(1 for case in self.cases if case.problems)
-
-    def failure_kinds(self) -> list[tuple[str, int]]:
-        """Failed cases per failure kind, most frequent first, then by kind."""
-        tally = Counter(case.failure_kind or "failed" for case in self.cases if not case.ok)
-        return sorted(tally.items(), key=lambda item: (-item[1], item[0]))
 
 
 def default_workers() -> int:

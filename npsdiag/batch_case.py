@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from npsdiag.batch_find import Case
 from npsdiag.batch_output import REPORT_FILES, case_folder, discard_reports
+from npsdiag.batch_result import SEVERITY_RANK, CaseCause, CaseFamily, CaseSummary
 from npsdiag.errors import (
     BundleError,
     DatasetError,
@@ -61,96 +62,8 @@ __all__ = [
     "timed_out_summary",
 ]
 
-#: Severity order of the catalog, worst first (used to rank cases and causes).
-SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 _REASON_LIMIT = 300
 _READ_STATUSES = frozenset({"ok", "partial"})
-
-
-@dataclass(frozen=True, slots=True)
-class CaseCause:
-    """One catalog entry found in one case (problems with the same entry merged)."""
-
-    entry_id: str
-    family: str
-    title: str
-    severity: str
-    users: int
-    incidents: int
-
-
-@dataclass(frozen=True, slots=True)
-class CaseFamily:
-    """One cause family in one case: distinct users and incidents over its entries."""
-
-    family: str
-    users: int
-    incidents: int
-
-
-@dataclass(frozen=True, slots=True)
-class CaseSummary:
-    """What the index needs to know about one case (small: it crosses process borders).
-
-    Attributes:
-        case: the case.
-        status: ``ok`` (read and reported) or ``failed``.
-        failure_kind: for a failed case, a short label for the summary line
-            (``unusable zip``, ``nothing readable``, ``bad bundle``, ``unreadable input``,
-            ``worker crashed``, ``timed out``, ``cannot write report``,
-            ``cannot write dataset``, ``error``, ``internal error``).
-        reason: for a failed case, one line saying why.
-        server: the computer most events came from, when any event named one.
-        problems: number of ranked problems.
-        top_entry_id, top_title, top_severity: the first (worst) problem, or None.
-        causes: per catalog entry, in the analysis' problem order.
-        families: per cause family, sorted by family.
-        affected_users: persons with a failed attempt (``npsdiag.counts``).
-        incidents: authentication attempts analysed (notices not included).
-        failed_incidents: incidents whose outcome was a failure.
-        verdict: the case's ``npsdiag.model.Verdict`` (``no-evidence`` when its logs hold
-            no sign-in attempt), or None for a failed case.
-        start, end: the data's time span (UTC ISO 8601, as in the reports), or None.
-        files: inputs accounted for (bundle members included).
-        files_read: inputs read completely or partly.
-        events_read: records read over all inputs.
-        records_failed: records that could not be decoded.
-        reports: the report files written, relative to the output folder, in
-            :data:`REPORT_FILES` order.
-        seconds: wall-clock time of the case; for benchmarks, never written to a file.
-        tenant_domain: the UPN domain most of the case's attempts name (the fleet
-            dataset's ``cases.tenant_domain``), or None.
-    """
-
-    case: Case
-    status: str
-    failure_kind: str | None = None
-    reason: str | None = None
-    server: str | None = None
-    problems: int = 0
-    top_entry_id: str | None = None
-    top_title: str | None = None
-    top_severity: str | None = None
-    causes: tuple[CaseCause, ...] = ()
-    families: tuple[CaseFamily, ...] = ()
-    affected_users: int = 0
-    verdict: str | None = None
-    incidents: int = 0
-    failed_incidents: int = 0
-    start: str | None = None
-    end: str | None = None
-    files: int = 0
-    files_read: int = 0
-    events_read: int = 0
-    records_failed: int = 0
-    reports: tuple[str, ...] = ()
-    seconds: float = 0.0
-    tenant_domain: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the case was read and its reports written."""
-        return self.status == "ok"
 
 
 def load_redactor() -> Callable[[Analysis], Analysis]:

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npsdiag import __version__
-from npsdiag.batch_case import SEVERITY_RANK, CaseSummary
 from npsdiag.batch_output import REPORT_FILES, write_text_atomic
+from npsdiag.batch_result import SEVERITY_RANK, CaseSummary
 
 if TYPE_CHECKING:
     import jinja2
 
-    from npsdiag.batch import BatchResult
+    from npsdiag.batch_result import BatchResult
 
 __all__ = [
     "CASE_COLUMNS",

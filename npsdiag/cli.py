@@ -8,9 +8,7 @@ that ``npsdiag --help`` stays fast.
 from __future__ import annotations
 
 import io
-import shlex
 import sys
-from enum import IntEnum
 
 import typer
 
@@ -18,19 +16,7 @@ from npsdiag import __version__
 from npsdiag._signals import Terminated, stopping_on_signals
 from npsdiag._visible import visible, visible_lines
 from npsdiag.errors import NpsdiagError
-
-
-class ExitStatus(IntEnum):
-    """Exit codes, documented in docs/cli.md."""
-
-    OK = 0  # analysed, nothing wrong found
-    PROBLEMS = 1  # analysed, problems found (or: catalog check found errors)
-    USAGE = 2  # usage or input error: nothing could be analysed
-    # Cannot tell: the inputs hold no sign-in attempt (analyze), or the bundle could not be
-    # collected whole and its analysis found nothing wrong (collect): collect again.
-    NO_EVIDENCE = 3
-    INTERRUPTED = 130  # Ctrl+C; SIGTERM gives 143 and SIGHUP 129 (128 + the signal)
-
+from npsdiag.exit_status import ExitStatus, set_invocation
 
 app = typer.Typer(
     name="npsdiag",
@@ -58,18 +44,6 @@ def _root(
 
 
 _registered: list[bool] = []
-#: The arguments of the command this process is running (the last call of :func:`main`).
-_arguments: list[list[str]] = []
-
-
-def invocation() -> str:
-    """The command line being run, as typed: ``npsdiag analyze C:/NPS --html r.html``.
-
-    Taken from what :func:`main` was given, so a report names the command that really ran
-    (``main`` is also called with its own arguments, by tests and by tools that embed npsdiag).
-    """
-    arguments = _arguments[-1] if _arguments else sys.argv[1:]
-    return " ".join(["npsdiag", *(shlex.quote(argument) for argument in arguments)])
 
 
 def _register_commands() -> None:
@@ -93,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     _register_commands()
     args = argv if argv is not None else sys.argv[1:]
-    _arguments[:] = [list(args)]
+    set_invocation(list(args))
     try:
         with stopping_on_signals():
             # standalone_mode=False so that our errors reach the handlers below; click then

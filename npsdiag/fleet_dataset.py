@@ -44,7 +44,7 @@ from npsdiag.fleet_schema import (
 from npsdiag.model import FAILED_OUTCOMES, as_utc
 
 if TYPE_CHECKING:
-    from npsdiag.batch_case import CaseSummary
+    from npsdiag.batch_result import CaseSummary
     from npsdiag.catalog import Catalog
     from npsdiag.model import Analysis, Finding, Incident
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from npsdiag.evidence import EvidenceStore
+from typing import Any, Protocol
 
 __all__ = [
     "FAILED_OUTCOMES",
@@ -21,6 +18,7 @@ __all__ = [
     "Coverage",
     "Diagnosis",
     "Event",
+    "EvidenceSource",
     "Finding",
     "FindingKind",
     "Incident",
@@ -388,6 +386,22 @@ class Verdict:
     NO_EVIDENCE = "no-evidence"  # no sign-in attempt in the inputs: cannot tell, exit 3
 
 
+class EvidenceSource(Protocol):
+    """Where the events' payloads are kept once extracted: what an :class:`Analysis` needs of
+    ``npsdiag.evidence.EvidenceStore`` (named here as a protocol, so that the model does
+    not import the store, which imports the model)."""
+
+    mode: str
+
+    def full(self, event: Event) -> Event:
+        """``event`` with its payload (fields, data, message) back."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's file, if any."""
+        ...
+
+
 @dataclass(slots=True)
 class Analysis:
     """Everything one run found; the single input of every report renderer."""
@@ -408,7 +422,7 @@ class Analysis:
     clocks: list[ClockNote] = field(default_factory=list)
     #: Where the events' payloads are (``npsdiag.evidence.EvidenceStore``); None when every
     #: event still holds its own.
-    evidence: EvidenceStore | None = field(default=None, compare=False)
+    evidence: EvidenceSource | None = field(default=None, compare=False)
 
     def full_event(self, event: Event) -> Event:
         """``event`` with its payload (fields, data, message), wherever it is kept."""

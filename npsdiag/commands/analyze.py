@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from npsdiag.commands import Command, at_least
+from npsdiag.commands._shared import Command, at_least
 
 if TYPE_CHECKING:
     from npsdiag._progress import AnalyzeProgress
@@ -105,8 +105,8 @@ def analyze(
     """Diagnose exported NPS and NPS extension logs: problems, incidents, unread files."""
     from npsdiag.analyze import analyze_paths
     from npsdiag.catalog import load_catalog
-    from npsdiag.cli import invocation
     from npsdiag.clock import parse_offset_rule
+    from npsdiag.exit_status import invocation
     from npsdiag.report import evidence_mode
     from npsdiag.report._output import check_target
 
@@ -246,7 +246,7 @@ def _report(
 
 def exit_status(verdict: str) -> int:
     """The exit code of a verdict (``npsdiag.model.Verdict``), documented in docs/cli.md."""
-    from npsdiag.cli import ExitStatus
+    from npsdiag.exit_status import ExitStatus
     from npsdiag.model import Verdict
 
     return {

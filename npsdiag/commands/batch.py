@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from npsdiag.commands import Command, at_least
+from npsdiag.commands._shared import Command, at_least
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 _EPILOG = (
@@ -109,7 +109,7 @@ def batch(
     from npsdiag._signals import Terminated
     from npsdiag._visible import visible
     from npsdiag.batch import run_batch, summary_line
-    from npsdiag.cli import ExitStatus, invocation
+    from npsdiag.exit_status import ExitStatus, invocation
 
     _ = debug  # handled by npsdiag.cli.main before the command runs
     show_progress = not no_progress and sys.stderr.isatty()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from npsdiag._words import plural
-from npsdiag.commands import Command
+from npsdiag.commands._shared import Command
 
 if TYPE_CHECKING:
     from npsdiag.catalog import Catalog, CatalogEntry, MatchRule
@@ -143,7 +143,7 @@ def check_command(
     Example: npsdiag catalog check catalog/
     """
     from npsdiag.catalog import check_catalog
-    from npsdiag.cli import ExitStatus
+    from npsdiag.exit_status import ExitStatus
 
     result = check_catalog(list(paths) if paths else None)
     for line in result.errors:

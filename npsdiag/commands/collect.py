@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from npsdiag.commands import Command
+from npsdiag.commands._shared import Command
 from npsdiag.commands.analyze import DEFAULT_EVIDENCE, DEFAULT_INCIDENTS
 
 #: Equal to ``npsdiag.collect.DEFAULT_SINCE`` (tests check); not imported from there, so that
@@ -71,9 +71,9 @@ def collect(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Collect the logs, registry, audit policy and certificates into one bundle, and analyse it."""
-    from npsdiag.cli import ExitStatus
     from npsdiag.collect import CollectOptions, parse_since
     from npsdiag.collect import collect as run_collection
+    from npsdiag.exit_status import ExitStatus
     from npsdiag.sources.manifest import ManifestItem
 
     _ = debug  # handled by npsdiag.cli.main before the command runs

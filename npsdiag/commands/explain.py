@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from npsdiag.commands import Command
+from npsdiag.commands._shared import Command
 
 _EPILOG = (
     "Examples:\n\n"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from npsdiag.commands import Command, at_least
+from npsdiag.commands._shared import Command, at_least
 from npsdiag.errors import UsageError
 
 if TYPE_CHECKING:
