@@ -31,7 +31,7 @@ __all__ = ["cache_folder", "cached"]
 T = TypeVar("T")
 
 #: Bumped when the pickled objects change shape in a way the version does not show.
-_FORMAT = 1
+_FORMAT = 2  # 2: the catalog model moved to npsdiag.catalog_model
 
 
 def cache_folder() -> Path | None:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from npsdiag.catalog import REGISTRY_KEYS, SEVERITIES, Catalog, CatalogEntry, ConfigCheck
+from npsdiag.catalog_model import REGISTRY_KEYS, SEVERITIES, Catalog, CatalogEntry, ConfigCheck
 from npsdiag.errors import TextDumpError, UsageError
 from npsdiag.sources.regquery import RegistryDump, RegValue, parse_regquery
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from npsdiag.catalog import SEVERITIES, Catalog, CatalogEntry
 from npsdiag.catalog_facts import FactCheck
+from npsdiag.catalog_model import SEVERITIES, Catalog, CatalogEntry
 from npsdiag.configlint import ConfigFinding, check_configuration, entry_finding
 from npsdiag.errors import FactsReadError, UsageError
 from npsdiag.facts import FactTable, HostFacts, auditing_table, certificate_table, extension_table

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import npsdiag.catalog as catalog_module
+import npsdiag.catalog_model as catalog_model
 from npsdiag.catalog import (
     CATEGORIES,
     DETECTORS,
@@ -1310,14 +1311,14 @@ def test_same_key_with_other_text_is_matched_on_its_own_text(shipped: Catalog) -
     # One code, two meanings told apart by the message: the plan must not remember the text.
     first = _finding(codes=("REQUEST_MISSING_CODE",), detail="Request is missing OTP")
     second = _finding(codes=("REQUEST_MISSING_CODE",), detail="something else entirely")
-    assert catalog_module.match_key(first) == catalog_module.match_key(second)
+    assert catalog_model.match_key(first) == catalog_model.match_key(second)
     assert _planned(shipped, first) == _direct_match(shipped, first)
     assert _planned(shipped, second) == _direct_match(shipped, second)
 
 
 def test_full_plan_memo_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
     catalog = _fresh_catalog()
-    monkeypatch.setattr(catalog_module, "_MAX_PLANS", 3)
+    monkeypatch.setattr(catalog_model, "_MAX_PLANS", 3)
     findings = [_finding(codes=(f"UNKNOWN_CODE_{n}",)) for n in range(10)]
     for finding in findings:
         assert _planned(catalog, finding) == _direct_match(catalog, finding)
