@@ -28,10 +28,6 @@ from npsdiag.report._view import (
     AttemptView,
     ClockView,
     CoverageView,
-    DiagnosisView,
-    EventView,
-    FindingView,
-    IncidentView,
     ProblemView,
     ReportOptions,
     ReportView,
@@ -45,7 +41,7 @@ from npsdiag.report._view import (
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
-__all__ = ["SCHEMA_VERSION", "event_document", "render", "write", "write_lines"]
+__all__ = ["SCHEMA_VERSION", "render", "write", "write_lines"]
 
 #: Bumped on any change that removes or renames a key or changes a value's meaning; adding
 #: a key does not bump it. Version 2: counts follow ``npsdiag.counts``, outcome
@@ -65,76 +61,6 @@ _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": 
 
 def _encode_line(value: Any) -> str:
     return _line(value).translate(_LINE_BREAKS)
-
-
-def _diagnosis(diagnosis: DiagnosisView | None) -> JsonObject | None:
-    if diagnosis is None:
-        return None
-    return {
-        "entry_id": diagnosis.entry_id,
-        "title": diagnosis.title,
-        "category": diagnosis.category,
-        "severity": diagnosis.severity,
-        "confidence": diagnosis.confidence,
-        "because": diagnosis.because,
-        "key_evidence": diagnosis.key_evidence,
-    }
-
-
-def event_document(event: EventView) -> JsonObject:
-    """One evidence event as the ``events`` table (and JSON Lines) hold it."""
-    return {
-        "time": event.time,
-        "channel": event.channel,
-        "provider": event.provider,
-        "event_id": event.event_id,
-        "level": event.level,
-        "computer": event.computer,
-        "record_id": event.record_id,
-        "fields": dict(event.fields),
-        "data": list(event.data),
-        "message": event.message,
-        "origin": event.origin,
-        "qualifiers": event.qualifiers,
-        "keywords": event.keywords,
-    }
-
-
-def _finding(finding: FindingView, event: int | JsonObject) -> JsonObject:
-    return {
-        "kind": finding.kind,
-        "codes": list(finding.codes),
-        "cid": finding.cid,
-        "user": finding.user,
-        "user_key": finding.user_key,
-        "state": finding.state,
-        "aadsts": list(finding.aadsts),
-        "trace_id": finding.trace_id,
-        "correlation_id": finding.correlation_id,
-        "detail": finding.detail,
-        "response_state": finding.response_state,
-        "reason_code": finding.reason_code,
-        "client_ip": finding.client_ip,
-        "client_name": finding.client_name,
-        "nas_ip": finding.nas_ip,
-        "event": event,
-    }
-
-
-def _incident(incident: IncidentView, evidence: list[JsonObject]) -> JsonObject:
-    return {
-        "key": incident.key,
-        "user": incident.user,
-        "start": incident.start,
-        "end": incident.end,
-        "outcome": incident.outcome,
-        "cid": incident.cid,
-        "codes": list(incident.codes),
-        "diagnosis": _diagnosis(incident.diagnosis),
-        "problem_ranks": [reference.rank for reference in incident.problems],
-        "origins": list(incident.origins),
-        "evidence": evidence,
-    }
 
 
 def _problem(problem: ProblemView) -> JsonObject:
