@@ -25,7 +25,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -369,17 +369,36 @@ def _aadsts(findings: Sequence[Finding]) -> list[str]:
     return list(dict.fromkeys(code for finding in findings for code in finding.aadsts))
 
 
+def _in_slices(table: str, records: Iterable[Sequence[Any]]) -> Iterator[dict[str, list[Any]]]:
+    """``records`` (one value per column of ``table``, in order) as column lists, in slices
+    of at most :data:`_BATCH_ROWS` rows (the last one possibly empty)."""
+    rows = _empty(table)
+    # Bound appends: one per value of hundreds of thousands of rows.
+    add = [rows[column.name].append for column in TABLES[table]]
+    count = 0
+    for values in records:
+        for append, value in zip(add, values, strict=True):
+            append(value)
+        count += 1
+        if count == _BATCH_ROWS:
+            yield rows
+            rows = _empty(table)
+            add = [rows[column.name].append for column in TABLES[table]]
+            count = 0
+    yield rows
+
+
 def _incident_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
     """The incidents table in slices of at most :data:`_BATCH_ROWS` rows."""
-    rows = _empty("incidents")
-    # Bound appends: one per value of hundreds of thousands of rows.
-    add = [rows[column.name].append for column in TABLES["incidents"]]
-    count = 0
+    return _in_slices("incidents", _incident_values(analysis))
+
+
+def _incident_values(analysis: Analysis) -> Iterator[tuple[Any, ...]]:
     for position, incident, notice in _items(analysis):
         findings = incident.findings
         diagnosis = incident.diagnosis
         name, client, nas, reason, computer = _first_values(findings)
-        values = (
+        yield (
             position,
             incident.key,
             notice,
@@ -406,27 +425,19 @@ def _incident_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
             computer,
             len(findings),
         )
-        for append, value in zip(add, values, strict=True):
-            append(value)
-        count += 1
-        if count == _BATCH_ROWS:
-            yield rows
-            rows = _empty("incidents")
-            add = [rows[column.name].append for column in TABLES["incidents"]]
-            count = 0
-    yield rows
 
 
 def _event_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
     """The events table in slices of at most :data:`_BATCH_ROWS` rows."""
-    rows = _empty("events")
-    add = [rows[column.name].append for column in TABLES["events"]]
-    count = 0
+    return _in_slices("events", _event_values(analysis))
+
+
+def _event_values(analysis: Analysis) -> Iterator[tuple[Any, ...]]:
     for index, incident, notice in _items(analysis):
         key = incident.diagnosis.key_evidence if incident.diagnosis else None
         for position, finding in enumerate(incident.findings):
             event = analysis.full_event(finding.event)
-            values = (
+            yield (
                 index,
                 incident.key,
                 notice,
@@ -455,15 +466,6 @@ def _event_rows(analysis: Analysis) -> Iterator[dict[str, list[Any]]]:
                 list(event.data),
                 list(event.fields.items()),
             )
-            for append, value in zip(add, values, strict=True):
-                append(value)
-            count += 1
-            if count == _BATCH_ROWS:
-                yield rows
-                rows = _empty("events")
-                add = [rows[column.name].append for column in TABLES["events"]]
-                count = 0
-    yield rows
 
 
 def _problem_rows(analysis: Analysis, catalog: Catalog | None) -> dict[str, list[Any]]:
