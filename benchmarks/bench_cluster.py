@@ -38,7 +38,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_command import NPSDIAG, ROOT, measure, scenario
+from bench_command import NPSDIAG, ROOT, measure, run_and_report, scenario
 
 BIN = Path(sys.executable).parent
 
@@ -280,16 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "cluster": lambda: bench_cluster(args.folder, args.rounds),
         "costs": lambda: bench_costs(args.folder, args.rounds),
     }
-    results = {}
-    for name in args.which:
-        started = time.perf_counter()
-        results[name] = runs[name]()
-        print(
-            f"{name} ({time.perf_counter() - started:.0f} s): {json.dumps(results[name], indent=1)}"
-        )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return run_and_report(args.which, runs, args.json)
 
 
 if __name__ == "__main__":

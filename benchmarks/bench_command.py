@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -190,15 +190,23 @@ def main(argv: list[str] | None = None) -> int:
         "batch": lambda: bench_batch(args.folder, args.rounds),
         "million": lambda: bench_million(args.folder),
     }
+    return run_and_report(args.which, runs, args.json)
+
+
+def run_and_report(
+    which: Sequence[str], runs: dict[str, Callable[[], object]], json_path: Path | None
+) -> int:
+    """Run the benchmarks named in ``which``, print each result, and write them all to
+    ``json_path`` when given (shared with ``bench_cluster.py``)."""
     results = {}
-    for name in args.which:
+    for name in which:
         started = time.perf_counter()
         results[name] = runs[name]()
         print(
             f"{name} ({time.perf_counter() - started:.0f} s): {json.dumps(results[name], indent=1)}"
         )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
